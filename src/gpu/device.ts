@@ -1,0 +1,201 @@
+/**
+ * GPU device acquisition and health.
+ *
+ * A `GpuContext` owns (or borrows) one `GPUDevice`, knows the limits that were actually negotiated, turns
+ * uncaptured validation / out-of-memory errors into exceptions raised at the next call, and turns
+ * `device.lost` into a `DeviceLostError` on the next call. It imports nothing of ours but the errors, and
+ * no Node module: the Node device comes from the `node` entry, which passes its `GPU` object in here.
+ */
+import { DeviceLostError, GpuError, IrllrecError } from '../errors.js';
+
+/** The limits irllrec depends on, as granted to the device (not the WebGPU defaults). */
+export interface DeviceLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxStorageBuffersPerShaderStage: number;
+  minStorageBufferOffsetAlignment: number;
+  minUniformBufferOffsetAlignment: number;
+  maxUniformBufferBindingSize: number;
+}
+
+const LIMIT_NAMES: (keyof DeviceLimits)[] = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'minStorageBufferOffsetAlignment',
+  'minUniformBufferOffsetAlignment',
+  'maxUniformBufferBindingSize',
+];
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A short human name: description, else vendor/architecture. */
+  name: string;
+  /** True for CPU emulators such as lavapipe / SwiftShader. */
+  isSoftware: boolean;
+}
+
+export interface GpuContextOptions {
+  /** Use this device instead of acquiring one (it is not destroyed by `destroy()`). */
+  device?: GPUDevice;
+  /** Adapter to request a device from (ignored with `device`). */
+  adapter?: GPUAdapter;
+  /** The `GPU` entry point: `navigator.gpu` in browsers, Dawn's `create([])` in Node. */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+  /**
+   * Cap on maxStorageBufferBindingSize / maxBufferSize to request (bytes). For tests of limit handling;
+   * by default the adapter's full limits are requested.
+   */
+  limitOverrides?: Partial<Pick<DeviceLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>>;
+  /** Also request 'shader-f16' / 'timestamp-query' when the adapter has them (default true). */
+  optionalFeatures?: boolean;
+  label?: string;
+}
+
+export function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription {
+  const vendor = info?.vendor ?? '';
+  const architecture = info?.architecture ?? '';
+  const device = info?.device ?? '';
+  const description = info?.description ?? '';
+  const name = description || [vendor, architecture, device].filter(Boolean).join(' ') || 'unknown adapter';
+  const isSoftware = /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(`${name} ${vendor} ${architecture}`);
+  return { vendor, architecture, device, description, name, isSoftware };
+}
+
+/** One GPU device with its negotiated limits, error capture and loss tracking. */
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly limits: DeviceLimits;
+  readonly adapter: AdapterDescription;
+  readonly features: ReadonlySet<string>;
+  private readonly owned: boolean;
+  private lostInfo: { reason: string; message: string } | null = null;
+  private pendingError: GpuError | null = null;
+  private destroyed = false;
+  private readonly destroyCallbacks: (() => void)[] = [];
+
+  private constructor(device: GPUDevice, adapter: AdapterDescription, owned: boolean) {
+    this.device = device;
+    this.adapter = adapter;
+    this.owned = owned;
+    const lim: Partial<DeviceLimits> = {};
+    for (const k of LIMIT_NAMES) lim[k] = Number((device.limits as unknown as Record<string, number>)[k]);
+    this.limits = lim as DeviceLimits;
+    this.features = new Set([...device.features] as string[]);
+    device.lost.then((info) => {
+      this.lostInfo = { reason: info.reason, message: info.message };
+    });
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      // Keep the first one: later errors are usually consequences of it.
+      if (!this.pendingError) this.pendingError = toGpuError(ev.error, 'uncaptured');
+    };
+  }
+
+  /** Wrap a device the caller already has (a web app's, or a test's). */
+  static fromDevice(device: GPUDevice, adapterInfo?: GPUAdapterInfo): GpuContext {
+    return new GpuContext(device, describeAdapter(adapterInfo ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo), false);
+  }
+
+  /**
+   * Acquire an adapter and a device with the adapter's real limits (the WebGPU defaults cap storage
+   * bindings at 128 MiB, less than some catalogues need).
+   */
+  static async create(opts: GpuContextOptions = {}): Promise<GpuContext> {
+    if (opts.device) return GpuContext.fromDevice(opts.device);
+    let adapter = opts.adapter ?? null;
+    if (!adapter) {
+      const gpu = opts.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
+      if (!gpu) {
+        throw new IrllrecError('no-adapter', 'WebGPU is not available here (no navigator.gpu); in Node use the irllrec/node entry');
+      }
+      adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+      if (!adapter) throw new IrllrecError('no-adapter', 'WebGPU is present but no adapter was found (no GPU driver, or WebGPU is disabled)');
+    }
+    const al = adapter.limits as unknown as Record<string, number>;
+    const requiredLimits: Record<string, number> = {};
+    for (const k of LIMIT_NAMES) {
+      if (k.startsWith('min')) continue; // alignments: keep defaults
+      requiredLimits[k] = Number(al[k]);
+    }
+    const ov = opts.limitOverrides ?? {};
+    if (ov.maxStorageBufferBindingSize !== undefined) {
+      requiredLimits.maxStorageBufferBindingSize = Math.min(requiredLimits.maxStorageBufferBindingSize, ov.maxStorageBufferBindingSize);
+    }
+    if (ov.maxBufferSize !== undefined) {
+      requiredLimits.maxBufferSize = Math.min(requiredLimits.maxBufferSize, ov.maxBufferSize);
+    }
+    const requiredFeatures: GPUFeatureName[] = [];
+    if (opts.optionalFeatures !== false) {
+      for (const f of ['shader-f16', 'timestamp-query'] as GPUFeatureName[]) if (adapter.features.has(f)) requiredFeatures.push(f);
+    }
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: opts.label ?? 'irllrec' });
+    return new GpuContext(device, describeAdapter(adapter.info), true);
+  }
+
+  /** Whether the device is usable. */
+  get alive(): boolean {
+    return !this.lostInfo && !this.destroyed;
+  }
+
+  /** Throws a `DeviceLostError` if the device was lost, or the first uncaptured GPU error since the last check. */
+  check(where = 'gpu'): void {
+    if (this.destroyed) throw new IrllrecError('disposed', `${where}: the GPU context was destroyed`);
+    if (this.lostInfo) {
+      throw new DeviceLostError(`${where}: the GPU device was lost (${this.lostInfo.reason}${this.lostInfo.message ? `: ${this.lostInfo.message}` : ''})`);
+    }
+    const e = this.pendingError;
+    if (e) {
+      this.pendingError = null;
+      throw new GpuError(`${where}: ${e.message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Run `fn` inside validation and out-of-memory error scopes and throw what they caught, labelled with
+   * `what`. For allocation and one-off work; per-dispatch scopes would be too slow on the hot path.
+   */
+  async scoped<T>(what: string, fn: () => T): Promise<T> {
+    this.check(what);
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      const validation = await this.device.popErrorScope();
+      const oom = await this.device.popErrorScope();
+      const err = validation ?? oom;
+      if (err) throw toGpuError(err, what);
+    }
+    return result;
+  }
+
+  /** Called once when the context is destroyed (pools and caches register here). */
+  onDestroy(cb: () => void): void {
+    this.destroyCallbacks.push(cb);
+  }
+
+  /** Release everything registered with this context; destroys the device if this context created it. */
+  destroy(): void {
+    if (this.destroyed) return;
+    for (const cb of this.destroyCallbacks.splice(0)) cb();
+    this.destroyed = true;
+    if (this.owned) this.device.destroy();
+  }
+}
+
+function toGpuError(err: GPUError, where: string): GpuError {
+  const isOom = (typeof GPUOutOfMemoryError !== 'undefined' && err instanceof GPUOutOfMemoryError) || err.constructor?.name === 'GPUOutOfMemoryError';
+  const kind = isOom ? 'out of GPU memory' : 'WebGPU error';
+  return new GpuError(`${where}: ${kind}: ${err.message}`);
+}

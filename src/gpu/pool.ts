@@ -1,0 +1,118 @@
+/**
+ * Storage-buffer pool with byte accounting.
+ *
+ * Buffers are bucketed by size (rounded up to a power of two from 256 B, then to 1 MiB steps above 16 MiB
+ * to waste less), reused on `acquire` and destroyed on `destroy()`. Releasing a buffer makes it reusable
+ * for *later recorded* work, which is safe because dispatches in one encoder run in order. Sizes are
+ * checked against the device's negotiated limits before anything is allocated, so an oversized tensor
+ * fails with its label and the numbers instead of a validation error in the middle of a step.
+ */
+import { IrllrecError } from '../errors.js';
+import type { GpuContext } from './device.js';
+
+export interface PoolStats {
+  /** Buffers handed out and not yet released. */
+  liveBuffers: number;
+  liveBytes: number;
+  /** Buffers kept for reuse. */
+  pooledBuffers: number;
+  pooledBytes: number;
+  /** Buffers ever created / acquisitions served from the pool. */
+  created: number;
+  reused: number;
+  /** Largest liveBytes + pooledBytes seen. */
+  peakBytes: number;
+}
+
+// STORAGE | COPY_SRC | COPY_DST; the numeric values are fixed by the WebGPU spec, so this module does not
+// depend on the GPUBufferUsage global being installed before it is evaluated.
+const STORAGE_USAGE = 0x0080 | 0x0004 | 0x0008;
+
+export function bucketSize(bytes: number): number {
+  const b = Math.max(256, bytes);
+  if (b <= 16 * 1024 * 1024) return 2 ** Math.ceil(Math.log2(b));
+  return Math.ceil(b / (1024 * 1024)) * 1024 * 1024;
+}
+
+export class BufferPool {
+  private readonly ctx: GpuContext;
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly live = new Set<GPUBuffer>();
+  private s: PoolStats = { liveBuffers: 0, liveBytes: 0, pooledBuffers: 0, pooledBytes: 0, created: 0, reused: 0, peakBytes: 0 };
+
+  constructor(ctx: GpuContext) {
+    this.ctx = ctx;
+    ctx.onDestroy(() => this.destroy());
+  }
+
+  /** Check a requested storage size against the device limits; throws a `limit` error naming `label`. */
+  checkSize(bytes: number, label: string): void {
+    const { maxStorageBufferBindingSize, maxBufferSize } = this.ctx.limits;
+    if (!Number.isFinite(bytes) || bytes < 0) throw new IrllrecError('range', `${label}: invalid buffer size ${bytes}`);
+    if (bytes > maxStorageBufferBindingSize) {
+      throw new IrllrecError(
+        'limit',
+        `${label}: ${bytes} bytes exceeds this device's maxStorageBufferBindingSize (${maxStorageBufferBindingSize} bytes)`,
+      );
+    }
+    if (bytes > maxBufferSize) {
+      throw new IrllrecError('limit', `${label}: ${bytes} bytes exceeds this device's maxBufferSize (${maxBufferSize} bytes)`);
+    }
+  }
+
+  /** A storage buffer (STORAGE | COPY_SRC | COPY_DST) of at least `bytes` bytes. Contents are undefined. */
+  acquire(bytes: number, label: string): GPUBuffer {
+    this.checkSize(bytes, label);
+    let size = bucketSize(bytes);
+    if (size > this.ctx.limits.maxStorageBufferBindingSize) size = Math.ceil(bytes / 256) * 256;
+    const list = this.free.get(size);
+    let buf = list?.pop();
+    if (buf) {
+      this.s.reused++;
+      this.s.pooledBuffers--;
+      this.s.pooledBytes -= size;
+    } else {
+      this.ctx.check(label);
+      buf = this.ctx.device.createBuffer({ label, size, usage: STORAGE_USAGE });
+      this.s.created++;
+    }
+    this.live.add(buf);
+    this.s.liveBuffers++;
+    this.s.liveBytes += size;
+    this.s.peakBytes = Math.max(this.s.peakBytes, this.s.liveBytes + this.s.pooledBytes);
+    return buf;
+  }
+
+  /** Return a buffer for reuse by later work. */
+  release(buf: GPUBuffer): void {
+    if (!this.live.delete(buf)) return;
+    const size = buf.size;
+    this.s.liveBuffers--;
+    this.s.liveBytes -= size;
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buf);
+    this.s.pooledBuffers++;
+    this.s.pooledBytes += size;
+  }
+
+  /** Destroy the buffers kept for reuse (live ones stay). */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    this.s.pooledBuffers = 0;
+    this.s.pooledBytes = 0;
+  }
+
+  get stats(): Readonly<PoolStats> {
+    return { ...this.s };
+  }
+
+  destroy(): void {
+    this.trim();
+    for (const b of this.live) b.destroy();
+    this.live.clear();
+    this.s.liveBuffers = 0;
+    this.s.liveBytes = 0;
+  }
+}
