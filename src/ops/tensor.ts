@@ -109,6 +109,8 @@ export interface Backend {
   readRange(t: Tensor, offset: number, count: number): Promise<CpuArray>;
   /** dst ← src (same element count). */
   copy(src: Tensor, dst: Tensor): void;
+  /** dst[dstOffset .. +count] ← src[srcOffset .. +count] (element offsets; e.g. a block of rows). */
+  copyRange(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, count: number): void;
   /** Set every element to zero. */
   zero(t: Tensor): void;
   /** Submit recorded work (GPU); no-op on the CPU. */
@@ -125,6 +127,14 @@ function checkShape(shape: readonly number[], where: string): void {
   for (const s of shape) {
     if (!Number.isInteger(s) || s < 0) throw shapeError(where, `invalid shape [${shape.join(', ')}]`);
   }
+}
+
+function checkRange(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, count: number): void {
+  const bad = (o: number) => !Number.isInteger(o) || o < 0;
+  if (bad(srcOffset) || bad(dstOffset) || bad(count) || srcOffset + count > src.size || dstOffset + count > dst.size) {
+    throw new IrllrecError('range', `copyRange(${src.label}[${srcOffset}..+${count}] → ${dst.label}[${dstOffset}..]): outside ${src.size} / ${dst.size} elements`);
+  }
+  if (src === dst) throw new IrllrecError('range', `copyRange(${src.label}): source and destination must differ`);
 }
 
 function checkLength(where: string, got: number, want: number): void {
@@ -185,6 +195,11 @@ export class CpuBackend implements Backend {
   copy(src: Tensor, dst: Tensor): void {
     checkLength(`copy(${src.label} → ${dst.label})`, src.size, dst.size);
     (dst.data as Float64Array).set(src.data as Float64Array);
+  }
+
+  copyRange(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, count: number): void {
+    checkRange(src, srcOffset, dst, dstOffset, count);
+    (dst.data as Float64Array).set((src.data as Float64Array).subarray(srcOffset, srcOffset + count), dstOffset);
   }
 
   zero(t: Tensor): void {
@@ -286,6 +301,12 @@ export class WebGpuBackend implements Backend {
     checkLength(`copy(${src.label} → ${dst.label})`, src.size, dst.size);
     if (src.size === 0) return;
     this.recorder.encoder().copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, src.byteLength);
+  }
+
+  copyRange(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, count: number): void {
+    checkRange(src, srcOffset, dst, dstOffset, count);
+    if (count === 0) return;
+    this.recorder.encoder().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, count * 4);
   }
 
   zero(t: Tensor): void {

@@ -1,0 +1,108 @@
+/**
+ * Model configurations: the ladder LightGCN → RLMRec-Con → IRLLRec with the reference's hyperparameters
+ * (spec §4.8 and §9), per dataset.
+ */
+import { IrllrecError } from '../errors.js';
+
+export type ModelKind = 'lightgcn' | 'rlmrec' | 'irllrec';
+export const MODEL_KINDS: readonly ModelKind[] = ['lightgcn', 'rlmrec', 'irllrec'];
+
+export interface ModelConfig {
+  kind: ModelKind;
+  /** Embedding width d (32). */
+  embeddingDim: number;
+  /** Propagation layers L. */
+  layers: number;
+  /** L2 weight λ over every registered parameter tensor, whole (spec §4.2). */
+  reg: number;
+  /** Edge keep probability (1 = no dropout; LightGCN/RLMRec use 0.8, IRLLRec 1.0). */
+  keepRate: number;
+  /** Profile alignment (kd): weight and temperature (RLMRec-Con, IRLLRec). */
+  kdWeight: number;
+  kdTemperature: number;
+  /** Pairwise intent alignment (kd_int): weight and temperature (IRLLRec). */
+  intWeight: number;
+  intTemperature: number;
+  /** Translation alignment ssl weight w2 and ITM weight w3 (IRLLRec; spec §4.8). */
+  sslWeight: number;
+  itmWeight: number;
+  /** Learnable intent prototypes K (IRLLRec). */
+  numIntents: number;
+  /** EMA momentum μ of the teacher intent MLP (IRLLRec). */
+  emaMomentum: number;
+  /** 'reference': teacher biases copied, weights drawn independently (spec §2); 'copy': teacher = student. */
+  teacherInit: 'reference' | 'copy';
+}
+
+const BASE: Omit<ModelConfig, 'kind'> = {
+  embeddingDim: 32,
+  layers: 3,
+  reg: 1e-7,
+  keepRate: 1,
+  kdWeight: 0,
+  kdTemperature: 0.2,
+  intWeight: 0,
+  intTemperature: 0.2,
+  sslWeight: 0,
+  itmWeight: 0,
+  numIntents: 128,
+  emaMomentum: 0.999,
+  teacherInit: 'reference',
+};
+
+type Preset = Partial<Omit<ModelConfig, 'kind'>>;
+/** Per-dataset settings of the reference configs (spec §9 table and §4.8). */
+const PRESETS: Record<ModelKind, Record<string, Preset>> = {
+  lightgcn: {
+    default: { layers: 3, reg: 1e-6, keepRate: 0.8 },
+  },
+  rlmrec: {
+    default: { layers: 3, reg: 1e-7, keepRate: 0.8, kdWeight: 1e-2, kdTemperature: 0.2 },
+    movie: { layers: 3, reg: 1e-6, keepRate: 0.8, kdWeight: 1e-3, kdTemperature: 0.2 },
+  },
+  irllrec: {
+    default: { layers: 3, reg: 1e-7, kdWeight: 1e-2, intWeight: 2e-2, sslWeight: 1e-7, itmWeight: 1e-7 },
+    amazon: { layers: 3, reg: 1e-7, kdWeight: 1e-2, intWeight: 2e-2, sslWeight: 1e-7, itmWeight: 1e-7 },
+    yelp: { layers: 3, reg: 1e-7, kdWeight: 1e-2, intWeight: 1e-2, sslWeight: 1e-7, itmWeight: 1e-7 },
+    movie: { layers: 3, reg: 1e-6, kdWeight: 1e-3, intWeight: 3e-2, sslWeight: 1e-7, itmWeight: 1e-7 },
+  },
+};
+
+/**
+ * The reference configuration of `kind` for `dataset` ('amazon', 'yelp', 'movie'; anything else gets
+ * the amazon/yelp defaults), with `overrides` applied.
+ */
+export function modelConfig(kind: ModelKind, dataset = 'default', overrides: Partial<ModelConfig> = {}): ModelConfig {
+  if (!MODEL_KINDS.includes(kind)) throw new IrllrecError('range', `unknown model '${kind}' (expected one of ${MODEL_KINDS.join(', ')})`);
+  const preset = PRESETS[kind][dataset] ?? PRESETS[kind].default;
+  const cfg: ModelConfig = { ...BASE, ...preset, ...overrides, kind };
+  validateConfig(cfg);
+  return cfg;
+}
+
+export function validateConfig(c: ModelConfig): void {
+  const pos = (name: keyof ModelConfig, v: number, integer = false) => {
+    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) throw new IrllrecError('range', `model config: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+  };
+  const nonneg = (name: keyof ModelConfig, v: number) => {
+    if (!Number.isFinite(v) || v < 0) throw new IrllrecError('range', `model config: ${name} must be ≥ 0, got ${v}`);
+  };
+  pos('embeddingDim', c.embeddingDim, true);
+  pos('layers', c.layers, true);
+  pos('numIntents', c.numIntents, true);
+  pos('kdTemperature', c.kdTemperature);
+  pos('intTemperature', c.intTemperature);
+  for (const k of ['reg', 'kdWeight', 'intWeight', 'sslWeight', 'itmWeight'] as const) nonneg(k, c[k]);
+  if (!(c.keepRate > 0 && c.keepRate <= 1)) throw new IrllrecError('range', `model config: keepRate must be in (0, 1], got ${c.keepRate}`);
+  if (!(c.emaMomentum >= 0 && c.emaMomentum <= 1)) throw new IrllrecError('range', `model config: emaMomentum must be in [0, 1], got ${c.emaMomentum}`);
+}
+
+/** Which parts a model kind has. */
+export function modelParts(kind: ModelKind): { profile: boolean; intents: boolean } {
+  return { profile: kind !== 'lightgcn', intents: kind === 'irllrec' };
+}
+
+/** Loss component names, in slot order (`model.loss(batch)` returns them by name). */
+export const LOSS_NAMES = ['bpr', 'reg', 'kd', 'kd_int', 'ssl', 'itm'] as const;
+export type LossName = (typeof LOSS_NAMES)[number];
+export type LossComponents = Record<LossName, number> & { total: number };

@@ -1,0 +1,742 @@
+/**
+ * The model ladder in one code base: LightGCN, RLMRec-Con and IRLLRec (spec §2–§6, §9).
+ *
+ * Everything lives in backend tensors; one training step records propagation, the intent branch, the
+ * text towers, every loss with its hand-written backward, EMA and Adam into one recording and submits
+ * it once; only the loss vector is read back. The same code runs on the WebGPU backend and on the CPU
+ * twins (in float64 for gradient checks).
+ *
+ * Node layout: users are nodes 0..Nu−1, items Nu..N−1. Node-indexed tensors (E_l, E_fin, Ȳ, the text
+ * views P̃ and Z) are N×d; the embedding parameter is stored as one N×d table `E0 = [Eu; Ei]` and split
+ * into `user_embeds` / `item_embeds` on export.
+ */
+import type { Graph } from '../data/graph.js';
+import type { Matrix } from '../data/types.js';
+import { IrllrecError } from '../errors.js';
+import { type EdgeGraph, edgeWeights, edgeWeightsBackward } from '../ops/adaptive.js';
+import { matmul } from '../ops/dense.js';
+import { addInto, axpy, mulOnePlus, scaleInPlace } from '../ops/elementwise.js';
+import { type RowGroups, disposeRowGroups, gatherRows, rowGroups, scatterAddRows } from '../ops/gather.js';
+import { bpr, infoNce } from '../ops/losses.js';
+import { ADAM_DEFAULTS, type AdamConfig, adamStep, emaUpdate } from '../ops/optim.js';
+import { dropoutValues, randomNormal } from '../ops/random.js';
+import { sumSquares } from '../ops/reduce.js';
+import { itmLoss, normalizeRows, normalizeRowsBackward, softmaxRows, softmaxRowsBackward } from '../ops/rowwise.js';
+import { type Csr, spmm } from '../ops/spmm.js';
+import { sslContrastive } from '../ops/ssl.js';
+import type { Backend, Tensor } from '../ops/tensor.js';
+import { Rng, hashU32 } from '../util/random.js';
+import { LOSS_NAMES, type LossComponents, type ModelConfig, modelParts, validateConfig } from './config.js';
+import { type MlpCache, type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes, uniform, xavier } from './mlp.js';
+
+/** One mini-batch of training triples (item ids are 0-based item ids, not node ids). */
+export interface Batch {
+  users: Uint32Array;
+  pos: Uint32Array;
+  neg: Uint32Array;
+}
+
+/** What a model is built on: the training graph and, for RLMRec/IRLLRec, the LLM text embeddings. */
+export interface ModelData {
+  numUsers: number;
+  numItems: number;
+  graph: Graph;
+  text?: { userProfile?: Matrix; itemProfile?: Matrix; userIntent?: Matrix; itemIntent?: Matrix };
+  /** Text widths for a ranking-only model built without text (e.g. loaded from a file to recommend). */
+  textDims?: { profile?: number; intent?: number };
+}
+
+export interface StepOptions {
+  /** Seed of this step's random draws (ssl noise, dropout mask). Default: derived from the model seed and step. */
+  noiseSeed?: number;
+}
+
+const SLOT = { bpr: 0, reg: 1, kd: 2, kd_int: 3, ssl: 4, itm: 5 } as const;
+const NUM_SLOTS = 8;
+
+type ParamName = string;
+
+/** Reference tensor names of the student/teacher MLPs (`nn.Sequential(Linear, LeakyReLU, Linear)`). */
+function mlpNames(prefix: string): Record<keyof MlpTensors, string> {
+  return { w1: `${prefix}.0.weight`, b1: `${prefix}.0.bias`, w2: `${prefix}.2.weight`, b2: `${prefix}.2.bias` };
+}
+export const PROFILE_MLP = mlpNames('mlp');
+export const INTENT_MLP = mlpNames('int_mlp');
+export const TEACHER_MLP = mlpNames('int_mlp_m');
+
+function concatRows(a: Matrix, b: Matrix, what: string): Float32Array {
+  if (a.cols !== b.cols) throw new IrllrecError('shape', `${what}: user embeddings are ${a.cols}-d but item embeddings are ${b.cols}-d`);
+  const out = new Float32Array((a.rows + b.rows) * a.cols);
+  out.set(a.data.subarray(0, a.rows * a.cols));
+  out.set(b.data.subarray(0, b.rows * b.cols), a.rows * a.cols);
+  return out;
+}
+
+function checkMatrix(m: Matrix | undefined, rows: number, what: string): Matrix {
+  if (!m) throw new IrllrecError('data', `${what} is required by this model but was not provided`);
+  if (m.rows !== rows) throw new IrllrecError('shape', `${what}: ${m.rows} rows, expected ${rows}`);
+  if (m.data.length < m.rows * m.cols) throw new IrllrecError('shape', `${what}: data holds ${m.data.length} values, expected ${m.rows * m.cols}`);
+  for (let i = 0; i < m.rows * m.cols; i++) {
+    if (!Number.isFinite(m.data[i])) throw new IrllrecError('nonfinite', `${what}: value at row ${Math.floor(i / m.cols)}, column ${i % m.cols} is ${m.data[i]}`);
+  }
+  return m;
+}
+
+export class RecModel {
+  readonly be: Backend;
+  readonly config: ModelConfig;
+  readonly numUsers: number;
+  readonly numItems: number;
+  readonly n: number;
+  readonly seed: number;
+  /** Trainable parameters by reference name ('E0' is the N×d node table). */
+  readonly params = new Map<ParamName, Tensor>();
+  /** EMA teacher (IRLLRec). */
+  readonly teacher = new Map<ParamName, Tensor>();
+  /** Gradients of the last `computeGradients` call, by parameter name. */
+  readonly grads = new Map<ParamName, Tensor>();
+  private readonly adamM = new Map<ParamName, Tensor>();
+  private readonly adamV = new Map<ParamName, Tensor>();
+  /** Adam steps taken (the next step uses t = step + 1). */
+  step = 0;
+  adam: AdamConfig = { ...ADAM_DEFAULTS };
+
+  // Constants on the backend.
+  private readonly adj: Csr; // Â
+  private readonly edges: EdgeGraph;
+  private readonly profile: Tensor | null; // [Pu; Pi]  N×dp
+  private readonly intent: Tensor | null; // [Qu; Qi]  N×dq
+  private readonly lossVec: Tensor;
+  private readonly textDims: { profile: number; intent: number };
+  private disposed = false;
+
+  private constructor(be: Backend, config: ModelConfig, data: ModelData, seed: number) {
+    validateConfig(config);
+    this.be = be;
+    this.config = config;
+    this.numUsers = data.numUsers;
+    this.numItems = data.numItems;
+    this.n = data.numUsers + data.numItems;
+    this.seed = seed >>> 0;
+    const g = data.graph;
+    if (g.n !== this.n || g.numUsers !== this.numUsers) {
+      throw new IrllrecError('shape', `graph has ${g.n} nodes (${g.numUsers} users), the model expects ${this.n} (${this.numUsers} users)`);
+    }
+    const rowPtr = be.tensor(g.rowPtr, [g.n + 1], 'u32', 'graph.rowPtr');
+    const colIdx = be.tensor(g.colIdx, [g.nnz], 'u32', 'graph.colIdx');
+    this.adj = { rows: g.n, cols: g.n, nnz: g.nnz, rowPtr, colIdx, values: be.tensor(g.values, [g.nnz], 'f32', 'graph.values') };
+    this.edges = { n: g.n, nnz: g.nnz, rowPtr, colIdx, rev: be.tensor(g.rev, [g.nnz], 'u32', 'graph.rev') };
+    const parts = modelParts(config.kind);
+    const t = data.text ?? {};
+    const has = (a?: Matrix, b?: Matrix) => a !== undefined || b !== undefined;
+    // Text is needed to train the towers; a model loaded only to rank (E_fin needs no text) may lack it,
+    // in which case `textDims` gives the towers' input widths.
+    if (parts.profile && has(t.userProfile, t.itemProfile)) {
+      const pu = checkMatrix(t.userProfile, this.numUsers, 'user profile embeddings');
+      const pi = checkMatrix(t.itemProfile, this.numItems, 'item profile embeddings');
+      this.profile = be.tensor(concatRows(pu, pi, 'profile embeddings'), [this.n, pu.cols], 'f32', 'text.profile');
+    } else this.profile = null;
+    if (parts.intents && has(t.userIntent, t.itemIntent)) {
+      const qu = checkMatrix(t.userIntent, this.numUsers, 'user intent embeddings');
+      const qi = checkMatrix(t.itemIntent, this.numItems, 'item intent embeddings');
+      this.intent = be.tensor(concatRows(qu, qi, 'intent embeddings'), [this.n, qu.cols], 'f32', 'text.intent');
+    } else this.intent = null;
+    this.textDims = {
+      profile: this.profile?.cols ?? data.textDims?.profile ?? 0,
+      intent: this.intent?.cols ?? data.textDims?.intent ?? 0,
+    };
+    if (parts.profile && !this.textDims.profile) throw new IrllrecError('data', `${config.kind} needs user and item profile embeddings (or textDims.profile for a ranking-only model)`);
+    if (parts.intents && !this.textDims.intent) throw new IrllrecError('data', `${config.kind} needs user and item intent embeddings (or textDims.intent for a ranking-only model)`);
+    this.lossVec = be.zeros([NUM_SLOTS], 'f32', 'losses');
+  }
+
+  /** A freshly initialised model (spec §2, including the teacher-initialisation quirk). */
+  static create(be: Backend, config: ModelConfig, data: ModelData, opts: { seed?: number } = {}): RecModel {
+    const seed = opts.seed ?? 2023;
+    const m = new RecModel(be, config, data, seed);
+    m.initialise(new Rng(seed));
+    return m;
+  }
+
+  get parts() {
+    return modelParts(this.config.kind);
+  }
+  get profileDim(): number {
+    return this.textDims.profile;
+  }
+  get intentDim(): number {
+    return this.textDims.intent;
+  }
+  /** Whether the text embeddings needed for training are loaded. */
+  get canTrain(): boolean {
+    return (!this.parts.profile || this.profile !== null) && (!this.parts.intents || this.intent !== null);
+  }
+
+  /** Shapes of every parameter by reference name (teacher included), for import/export. */
+  parameterShapes(): Map<string, number[]> {
+    const d = this.config.embeddingDim;
+    const s = new Map<string, number[]>();
+    s.set('E0', [this.n, d]);
+    if (this.parts.intents) {
+      s.set('user_intent', [d, this.config.numIntents]);
+      s.set('item_intent', [d, this.config.numIntents]);
+    }
+    if (this.parts.profile) {
+      const ms = mlpShapes(this.profileDim, d);
+      for (const k of ['w1', 'b1', 'w2', 'b2'] as const) s.set(PROFILE_MLP[k], ms[k]);
+    }
+    if (this.parts.intents) {
+      const ms = mlpShapes(this.intentDim, d);
+      for (const k of ['w1', 'b1', 'w2', 'b2'] as const) {
+        s.set(INTENT_MLP[k], ms[k]);
+        s.set(TEACHER_MLP[k], ms[k]);
+      }
+    }
+    return s;
+  }
+
+  private initialise(rng: Rng): void {
+    const be = this.be;
+    const d = this.config.embeddingDim;
+    const nu = this.numUsers;
+    const ni = this.numItems;
+    const e0 = new Float32Array(this.n * d);
+    e0.set(uniform(rng, nu * d, Math.sqrt(6 / (nu + d))));
+    e0.set(uniform(rng, ni * d, Math.sqrt(6 / (ni + d))), nu * d);
+    this.addParam('E0', e0, [this.n, d]);
+    if (this.parts.intents) {
+      this.addParam('user_intent', xavier(rng, d, this.config.numIntents), [d, this.config.numIntents]);
+      this.addParam('item_intent', xavier(rng, d, this.config.numIntents), [d, this.config.numIntents]);
+    }
+    if (this.parts.profile) {
+      const w = initMlp(rng, this.profileDim, d);
+      const ms = mlpShapes(this.profileDim, d);
+      for (const k of ['w1', 'b1', 'w2', 'b2'] as const) this.addParam(PROFILE_MLP[k], w[k], ms[k]);
+    }
+    if (this.parts.intents) {
+      const ms = mlpShapes(this.intentDim, d);
+      const student = initMlp(rng, this.intentDim, d);
+      // Reference quirk (spec §2): the teacher copies the student's default-initialised parameters, then the
+      // weights of both are re-drawn by xavier independently; so biases match and weights do not.
+      const teacherW = initMlp(rng, this.intentDim, d);
+      for (const k of ['w1', 'b1', 'w2', 'b2'] as const) {
+        this.addParam(INTENT_MLP[k], student[k], ms[k]);
+        const tv = this.config.teacherInit === 'copy' || k === 'b1' || k === 'b2' ? student[k] : teacherW[k];
+        this.teacher.set(TEACHER_MLP[k], be.tensor(tv, ms[k], 'f32', TEACHER_MLP[k]));
+      }
+    }
+  }
+
+  private addParam(name: string, value: ArrayLike<number>, shape: number[]): void {
+    const be = this.be;
+    this.params.set(name, be.tensor(value, shape, 'f32', name));
+    this.grads.set(name, be.zeros(shape, 'f32', `grad.${name}`));
+    this.adamM.set(name, be.zeros(shape, 'f32', `adam.m.${name}`));
+    this.adamV.set(name, be.zeros(shape, 'f32', `adam.v.${name}`));
+  }
+
+  private p(name: string): Tensor {
+    const t = this.params.get(name) ?? this.teacher.get(name);
+    if (!t) throw new IrllrecError('range', `model has no parameter '${name}'`);
+    return t;
+  }
+  private mlp(names: Record<keyof MlpTensors, string>, from: 'params' | 'grads' | 'teacher' = 'params'): MlpTensors {
+    const src = from === 'params' ? this.params : from === 'grads' ? this.grads : this.teacher;
+    const get = (k: string) => {
+      const t = src.get(k);
+      if (!t) throw new IrllrecError('range', `model has no ${from} tensor '${k}'`);
+      return t;
+    };
+    return { w1: get(names.w1), b1: get(names.b1), w2: get(names.w2), b2: get(names.b2) };
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Propagation
+
+  /** E_fin = Σ_{l=0..L} Â^l E_0 with the full Â (no dropout): the embeddings used for ranking (spec §8). */
+  finalEmbeddings(out?: Tensor): Tensor {
+    const be = this.be;
+    const d = this.config.embeddingDim;
+    const fin = out ?? be.zeros([this.n, d], 'f32', 'E_fin');
+    const e0 = this.p('E0');
+    be.copy(e0, fin);
+    let prev = e0;
+    const bufs = [be.zeros([this.n, d], 'f32', 'E_a'), be.zeros([this.n, d], 'f32', 'E_b')];
+    for (let l = 0; l < this.config.layers; l++) {
+      const next = bufs[l % 2];
+      spmm(be, this.adj, prev, next);
+      axpy(be, 1, next, fin);
+      prev = next;
+    }
+    for (const b of bufs) b.dispose();
+    return fin;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // One step
+
+  /**
+   * Every loss component for `batch` at the current parameters (no update). The teacher is used as it
+   * is (no EMA update), so repeated calls are deterministic for a given `noiseSeed`.
+   */
+  async loss(batch: Batch, opts: StepOptions = {}): Promise<LossComponents> {
+    this.record(batch, { grads: false, updateTeacher: false, noiseSeed: opts.noiseSeed ?? this.stepSeed() });
+    return this.readLosses();
+  }
+
+  /**
+   * Loss and gradients of every trainable parameter (left in `grads`), without updating anything. With
+   * `updateTeacher` the teacher's EMA update of the step is applied first, as a training step does.
+   */
+  async computeGradients(batch: Batch, opts: StepOptions & { updateTeacher?: boolean } = {}): Promise<LossComponents> {
+    this.record(batch, { grads: true, updateTeacher: opts.updateTeacher ?? false, noiseSeed: opts.noiseSeed ?? this.stepSeed() });
+    return this.readLosses();
+  }
+
+  /** One optimiser step on `batch` (spec §3 order: forward, losses, EMA, ITM, backward, Adam). */
+  async trainStep(batch: Batch, opts: StepOptions = {}): Promise<LossComponents> {
+    this.recordTrainStep(batch, opts);
+    return this.readLosses();
+  }
+
+  /** Record one training step without reading anything back (the caller submits / reads). */
+  recordTrainStep(batch: Batch, opts: StepOptions = {}): void {
+    this.record(batch, { grads: true, updateTeacher: true, noiseSeed: opts.noiseSeed ?? this.stepSeed() });
+    this.step++;
+    for (const [name, param] of this.params) {
+      adamStep(this.be, param, this.grads.get(name)!, this.adamM.get(name)!, this.adamV.get(name)!, { ...this.adam, step: this.step });
+    }
+  }
+
+  /** The seed for the random draws of the next step. */
+  stepSeed(): number {
+    return hashU32((this.seed ^ Math.imul(this.step + 1, 0x9e3779b9)) >>> 0);
+  }
+
+  /** Read the loss vector and name its slots (weighted as they enter the total, spec §4.8). */
+  async readLosses(): Promise<LossComponents> {
+    const v = await this.be.read(this.lossVec);
+    const c = this.config;
+    // Slot 4 holds w2·(1 + 0.4·w3)·L_ssl (the scale its gradient needs); split it into ssl and ITM's share.
+    const sslBoth = v[SLOT.ssl];
+    const sslShare = c.sslWeight > 0 ? 1 / (1 + 0.4 * c.itmWeight) : 0;
+    const out = {
+      bpr: v[SLOT.bpr],
+      reg: v[SLOT.reg],
+      kd: v[SLOT.kd],
+      kd_int: v[SLOT.kd_int],
+      ssl: sslBoth * sslShare,
+      itm: v[SLOT.itm] + sslBoth * (1 - sslShare),
+      total: 0,
+    } as LossComponents;
+    out.total = LOSS_NAMES.reduce((s, k) => s + out[k], 0);
+    return out;
+  }
+
+  private record(batch: Batch, mode: { grads: boolean; updateTeacher: boolean; noiseSeed: number }): void {
+    if (this.disposed) throw new IrllrecError('disposed', 'the model was disposed');
+    const be = this.be;
+    const cfg = this.config;
+    const { numUsers: nu, numItems: ni, n } = this;
+    const d = cfg.embeddingDim;
+    const L = cfg.layers;
+    const parts = this.parts;
+    const B = batch.users.length;
+    validateBatch(batch, nu, ni);
+    if (!this.canTrain) throw new IrllrecError('data', `${cfg.kind}: the text embeddings were not loaded; losses need them (provide the dataset's .npy files)`);
+    const temps: Tensor[] = [];
+    const tmp = (shape: number[], label: string) => {
+      const t = be.zeros(shape, 'f32', label);
+      temps.push(t);
+      return t;
+    };
+    const groups: RowGroups[] = [];
+    const nodeGroups = (ids: Uint32Array, offset: number, label: string) => {
+      const node = new Uint32Array(ids.length);
+      for (let i = 0; i < ids.length; i++) node[i] = ids[i] + offset;
+      const g = rowGroups(be, node, n, label);
+      groups.push(g);
+      return g;
+    };
+    const gu = nodeGroups(batch.users, 0, 'batch.users');
+    const gp = nodeGroups(batch.pos, nu, 'batch.pos');
+    const gq = nodeGroups(batch.neg, nu, 'batch.neg');
+
+    be.zero(this.lossVec);
+    if (mode.grads) for (const g of this.grads.values()) be.zero(g);
+    const seedNoise1 = hashU32(mode.noiseSeed ^ 0x1111);
+    const seedNoise2 = hashU32(mode.noiseSeed ^ 0x2222);
+    const seedDrop = hashU32(mode.noiseSeed ^ 0x3333);
+
+    // ---- F1–F4: propagation (dropout mask shared by all layers of this pass) and the intent branch
+    const e0 = this.p('E0');
+    let adjValues: Tensor | null = this.adj.values;
+    if (cfg.keepRate < 1) {
+      adjValues = tmp([this.adj.nnz], 'adj.dropped');
+      dropoutValues(be, this.adj.values!, adjValues, seedDrop, cfg.keepRate);
+    }
+    const E: Tensor[] = [e0];
+    for (let l = 0; l < L; l++) {
+      const next = tmp([n, d], `E${l + 1}`);
+      spmm(be, this.adj, E[l], next, { values: adjValues });
+      E.push(next);
+    }
+    const efin = tmp([n, d], 'E_fin');
+    be.copy(e0, efin);
+    for (let l = 1; l <= L; l++) axpy(be, 1, E[l], efin);
+
+    interface LayerCache {
+      u: Tensor;
+      i: Tensor;
+      piU: Tensor;
+      piI: Tensor;
+      c: Tensor;
+      cHat: Tensor;
+      G: Tensor;
+      rho: Tensor;
+    }
+    const layers: LayerCache[] = [];
+    let ybar: Tensor | null = null;
+    if (parts.intents) {
+      const K = cfg.numIntents;
+      const wu = this.p('user_intent');
+      const wi = this.p('item_intent');
+      ybar = tmp([n, d], 'Ybar');
+      const y = tmp([n, d], 'Y_l');
+      for (let l = 0; l < L; l++) {
+        const lc: LayerCache = {
+          u: tmp([nu, d], `U${l}`),
+          i: tmp([ni, d], `I${l}`),
+          piU: tmp([nu, K], `PiU${l}`),
+          piI: tmp([ni, K], `PiI${l}`),
+          c: tmp([n, d], `C${l}`),
+          cHat: tmp([n, d], `Chat${l}`),
+          G: tmp([this.edges.nnz], `G${l}`),
+          rho: tmp([n], `rho${l}`),
+        };
+        be.copyRange(E[l], 0, lc.u, 0, nu * d);
+        be.copyRange(E[l], nu * d, lc.i, 0, ni * d);
+        this.intentSide(lc.u, wu, lc.piU, lc.c, 0, `u${l}`, temps);
+        this.intentSide(lc.i, wi, lc.piI, lc.c, nu * d, `i${l}`, temps);
+        normalizeRows(be, lc.c, lc.cHat, { mode: 'hard' });
+        edgeWeights(be, this.edges, lc.cHat, lc.G, lc.rho);
+        spmm(be, this.adj, E[l], y, { values: lc.G });
+        axpy(be, 1 / L, y, ybar);
+        layers.push(lc);
+      }
+    }
+
+    // ---- F5: text towers over all rows
+    let pt: Tensor | null = null;
+    let profileCache: MlpCache | null = null;
+    if (parts.profile) {
+      const hidden = this.p(PROFILE_MLP.w1).shape[0];
+      profileCache = { h: tmp([n, hidden], 'profile.h'), a: tmp([n, hidden], 'profile.a') };
+      pt = tmp([n, d], 'P~');
+      mlpForward(be, this.mlp(PROFILE_MLP), this.profile!, pt, profileCache);
+    }
+    let z: Tensor | null = null;
+    let intentCache: MlpCache | null = null;
+    if (parts.intents) {
+      const hidden = this.p(INTENT_MLP.w1).shape[0];
+      intentCache = { h: tmp([n, hidden], 'intent.h'), a: tmp([n, hidden], 'intent.a') };
+      z = tmp([n, d], 'Z');
+      mlpForward(be, this.mlp(INTENT_MLP), this.intent!, z, intentCache);
+    }
+
+    // Gradient sinks (spec §5).
+    const gF = mode.grads ? tmp([n, d], 'gF') : null;
+    const gYbar = mode.grads && parts.intents ? tmp([n, d], 'gYbar') : null;
+    const gPt = mode.grads && parts.profile ? tmp([n, d], 'gP~') : null;
+    const gZ = mode.grads && parts.intents ? tmp([n, d], 'gZ') : null;
+
+    // ---- F6–F7: losses
+    const xu = tmp([B, d], 'x_u');
+    const xp = tmp([B, d], 'x_p');
+    const xq = tmp([B, d], 'x_q');
+    gatherRows(be, efin, gu.ids, xu);
+    gatherRows(be, efin, gp.ids, xp);
+    gatherRows(be, efin, gq.ids, xq);
+    const gb = mode.grads ? [tmp([B, d], 'g_b0'), tmp([B, d], 'g_b1'), tmp([B, d], 'g_b2')] : null;
+
+    // BPR (§4.1)
+    bpr(be, xu, xp, xq, this.lossVec, SLOT.bpr, { scale: 1 / B, gU: gb?.[0], gP: gb?.[1], gQ: gb?.[2] });
+    if (gb && gF) {
+      scatterAddRows(be, gb[0], gu, gF);
+      scatterAddRows(be, gb[1], gp, gF);
+      scatterAddRows(be, gb[2], gq, gF);
+    }
+
+    // L2 over every registered parameter tensor, whole, teacher included at its pre-EMA value (§4.2).
+    for (const t of this.params.values()) sumSquares(be, t, this.lossVec, SLOT.reg, { scale: cfg.reg });
+    for (const t of this.teacher.values()) sumSquares(be, t, this.lossVec, SLOT.reg, { scale: cfg.reg });
+
+    // kd (§4.4) and kd_int (§4.5): the same InfoNCE structure with different views.
+    const alignment = (anchorsNode: Tensor, text: Tensor, gAnchor: Tensor | null, gText: Tensor | null, weight: number, tau: number, slot: number, tag: string) => {
+      const scale = weight / B;
+      const au = tmp([B, d], `${tag}.a_u`);
+      const tu = tmp([B, d], `${tag}.t_u`);
+      const candU = tmp([nu, d], `${tag}.cand_u`);
+      if (anchorsNode === efin) be.copy(xu, au);
+      else gatherRows(be, anchorsNode, gu.ids, au);
+      gatherRows(be, text, gu.ids, tu);
+      be.copyRange(text, 0, candU, 0, nu * d);
+      const gA = gAnchor ? tmp([B, d], `${tag}.gA`) : null;
+      const gP = gText ? tmp([B, d], `${tag}.gP`) : null;
+      const gC = gText ? tmp([nu, d], `${tag}.gC`) : null;
+      // Users: against all Nu user rows of the text view (the anchor's own row included).
+      infoNce(be, au, tu, candU, this.lossVec, slot, { tau, scale, gA, gP, gC });
+      if (gText && gC && gP) {
+        // gText is all zeros here: copying the candidate block is adding it. Must precede the scatters.
+        be.copyRange(gC, 0, gText, 0, nu * d);
+        scatterAddRows(be, gP, gu, gText);
+      }
+      if (gAnchor && gA) scatterAddRows(be, gA, gu, gAnchor);
+      // Items: against the B in-batch rows of the same role, duplicates included (positive on the diagonal).
+      for (const [grp, name] of [
+        [gp, 'p'],
+        [gq, 'q'],
+      ] as const) {
+        const ai = tmp([B, d], `${tag}.a_${name}`);
+        const ti = tmp([B, d], `${tag}.t_${name}`);
+        gatherRows(be, anchorsNode, grp.ids, ai);
+        gatherRows(be, text, grp.ids, ti);
+        const gAi = gAnchor ? tmp([B, d], `${tag}.gA_${name}`) : null;
+        const gTi = gText ? tmp([B, d], `${tag}.gT_${name}`) : null;
+        infoNce(be, ai, ti, ti, this.lossVec, slot, { tau, scale, gA: gAi, gP: gTi, gC: gTi, accumulate: true });
+        if (gText && gTi) scatterAddRows(be, gTi, grp, gText);
+        if (gAnchor && gAi) scatterAddRows(be, gAi, grp, gAnchor);
+      }
+    };
+    if (parts.profile && cfg.kdWeight > 0) alignment(efin, pt!, gF, gPt, cfg.kdWeight, cfg.kdTemperature, SLOT.kd, 'kd');
+    if (parts.intents && cfg.intWeight > 0) alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int');
+
+    if (parts.intents) {
+      // ssl (§4.6): multiplicative Gaussian noise, all N nodes, τ = 1. Weight w2·(1 + 0.4·w3): it enters
+      // the total once directly and once inside ITM.
+      if (cfg.sslWeight > 0) {
+        const xi1 = tmp([n, d], 'xi1');
+        const xi2 = tmp([n, d], 'xi2');
+        randomNormal(be, xi1, seedNoise1);
+        randomNormal(be, xi2, seedNoise2);
+        const xs = tmp([n, d], 'Xs');
+        const ys = tmp([n, d], 'Ys');
+        mulOnePlus(be, z!, xi1, xs);
+        mulOnePlus(be, efin, xi2, ys);
+        const gXs = mode.grads ? tmp([n, d], 'gXs') : null;
+        const gYs = mode.grads ? tmp([n, d], 'gYs') : null;
+        sslContrastive(be, xs, ys, this.lossVec, SLOT.ssl, { tau: 1, scale: (cfg.sslWeight * (1 + 0.4 * cfg.itmWeight)) / n, gX: gXs, gY: gYs });
+        if (gXs && gYs) {
+          mulOnePlus(be, gXs, xi1, gZ!, { accumulate: true });
+          mulOnePlus(be, gYs, xi2, gF!, { accumulate: true });
+        }
+      }
+      // EMA of the teacher from the student's current (pre-Adam) values, then the teacher forward (§4.7).
+      const teacher = this.mlp(TEACHER_MLP, 'teacher');
+      if (mode.updateTeacher) {
+        const student = this.mlp(INTENT_MLP);
+        for (const k of ['w1', 'b1', 'w2', 'b2'] as const) emaUpdate(be, teacher[k], student[k], cfg.emaMomentum);
+      }
+      if (cfg.itmWeight > 0) {
+        const tOut = tmp([n, d], 'T');
+        mlpForward(be, teacher, this.intent!, tOut);
+        itmLoss(be, z!, tOut, this.lossVec, SLOT.itm, { lossScale: (-0.6 * cfg.itmWeight) / n, gradScale: (0.6 * cfg.itmWeight) / n, gZ, accumulate: true });
+      }
+    }
+
+    // ---- F8: backward
+    if (mode.grads) {
+      if (parts.profile && gPt) mlpBackward(be, this.mlp(PROFILE_MLP), this.profile!, profileCache!, gPt, this.mlp(PROFILE_MLP, 'grads'));
+      if (parts.intents && gZ) mlpBackward(be, this.mlp(INTENT_MLP), this.intent!, intentCache!, gZ, this.mlp(INTENT_MLP, 'grads'));
+      this.graphBackward(E, layers, adjValues, gF!, gYbar, temps);
+      // L2 gradient 2λθ on every trainable tensor, every step (§4.2).
+      if (cfg.reg > 0) for (const [name, t] of this.params) axpy(be, 2 * cfg.reg, t, this.grads.get(name)!);
+    }
+
+    for (const g of groups) disposeRowGroups(g);
+    for (const t of temps) t.dispose();
+  }
+
+  /** One side of the intent branch: Π = softmax(X·W), C[rows] = Π·Wᵀ written at element `cOffset` of `c`. */
+  private intentSide(x: Tensor, w: Tensor, pi: Tensor, c: Tensor, cOffset: number, tag: string, temps: Tensor[]): void {
+    const be = this.be;
+    const logits = be.zeros(pi.shape, 'f32', `S_${tag}`);
+    matmul(be, x, w, logits);
+    softmaxRows(be, logits, pi);
+    logits.dispose();
+    const side = be.zeros(x.shape, 'f32', `C_${tag}`);
+    matmul(be, pi, w, side, { transB: true });
+    be.copyRange(side, 0, c, cOffset, side.size);
+    temps.push(side);
+  }
+
+  /**
+   * Graph backward (spec §5.2): g_L = gF; g_l = gF + Âᵀ·g_{l+1} + Ĝ_lᵀ·gY_l + J_l; ∂E0 = g_0.
+   * With dropout the transpose goes through the reverse-edge index.
+   */
+  private graphBackward(E: Tensor[], layers: { u: Tensor; i: Tensor; piU: Tensor; piI: Tensor; c: Tensor; cHat: Tensor; G: Tensor; rho: Tensor }[], adjValues: Tensor | null, gF: Tensor, gYbar: Tensor | null, temps: Tensor[]): void {
+    const be = this.be;
+    const cfg = this.config;
+    const { numUsers: nu, numItems: ni, n } = this;
+    const d = cfg.embeddingDim;
+    const L = cfg.layers;
+    const t = (shape: number[], label: string) => {
+      const x = be.zeros(shape, 'f32', label);
+      temps.push(x);
+      return x;
+    };
+    const transposeOpts = cfg.keepRate < 1 ? { values: adjValues, valueIndex: this.edges.rev } : {};
+    let gNext = t([n, d], 'g_next');
+    be.copy(gF, gNext);
+    let gCur = t([n, d], 'g_cur');
+    let gYl: Tensor | null = null;
+    if (this.parts.intents && gYbar) {
+      gYl = t([n, d], 'gY_l');
+      be.copy(gYbar, gYl);
+      scaleInPlace(be, gYl, 1 / L); // gY_l = gȲ / L (each layer's share of the mean)
+    }
+    for (let l = L - 1; l >= 0; l--) {
+      be.copy(gF, gCur);
+      spmm(be, this.adj, gNext, gCur, { ...transposeOpts, accumulate: true });
+      if (gYl) {
+        const lc = layers[l];
+        spmm(be, this.adj, gYl, gCur, { values: lc.G, valueIndex: this.edges.rev, accumulate: true });
+        const gCHat = t([n, d], `gChat${l}`);
+        edgeWeightsBackward(be, this.edges, lc.cHat, lc.G, lc.rho, gYl, E[l], gCHat);
+        const gC = t([n, d], `gC${l}`);
+        normalizeRowsBackward(be, lc.c, gCHat, gC, { mode: 'hard' });
+        const J = t([n, d], `J${l}`);
+        this.intentSideBackward(lc.u, lc.piU, gC, 0, nu, this.p('user_intent'), this.grads.get('user_intent')!, J, `u${l}`, temps);
+        this.intentSideBackward(lc.i, lc.piI, gC, nu * d, ni, this.p('item_intent'), this.grads.get('item_intent')!, J, `i${l}`, temps);
+        addInto(be, J, gCur);
+      }
+      const swap = gNext;
+      gNext = gCur;
+      gCur = swap;
+    }
+    addInto(be, gNext, this.grads.get('E0')!);
+  }
+
+  /** Backward of C_side = softmax(X·W)·Wᵀ given gC rows at `offset`: J rows (into J at offset) and ∂W. */
+  private intentSideBackward(x: Tensor, pi: Tensor, gC: Tensor, offset: number, rows: number, w: Tensor, gW: Tensor, J: Tensor, tag: string, temps: Tensor[]): void {
+    const be = this.be;
+    const d = this.config.embeddingDim;
+    const K = this.config.numIntents;
+    const t = (shape: number[], label: string) => {
+      const v = be.zeros(shape, 'f32', label);
+      temps.push(v);
+      return v;
+    };
+    const gCs = t([rows, d], `gC_${tag}`);
+    be.copyRange(gC, offset, gCs, 0, rows * d);
+    const gPi = t([rows, K], `gPi_${tag}`);
+    matmul(be, gCs, w, gPi); // gΠ = gC·W
+    const gS = t([rows, K], `gS_${tag}`);
+    softmaxRowsBackward(be, pi, gPi, gS); // gS = Π ⊙ (gΠ − rowsum(Π ⊙ gΠ))
+    const js = t([rows, d], `J_${tag}`);
+    matmul(be, gS, w, js, { transB: true }); // J = gS·Wᵀ
+    be.copyRange(js, 0, J, offset, rows * d);
+    matmul(be, x, gS, gW, { transA: true, accumulate: true }); // ∂W += Xᵀ·gS
+    matmul(be, gCs, pi, gW, { transA: true, accumulate: true }); // ∂W += gCᵀ·Π
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Parameters in the reference's layout
+
+  /**
+   * Every parameter (teacher included) by reference name as float32 arrays: `user_embeds` [Nu, d],
+   * `item_embeds` [Ni, d], `user_intent` / `item_intent` [d, K], `mlp.0.weight` [h, dp], ….
+   */
+  async exportParameters(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+    const d = this.config.embeddingDim;
+    for (const [name, t] of [...this.params, ...this.teacher]) {
+      const data = Float32Array.from(await this.be.read(t));
+      if (name === 'E0') {
+        out.set('user_embeds', { shape: [this.numUsers, d], data: data.slice(0, this.numUsers * d) });
+        out.set('item_embeds', { shape: [this.numItems, d], data: data.slice(this.numUsers * d) });
+      } else out.set(name, { shape: [...t.shape], data });
+    }
+    return out;
+  }
+
+  /**
+   * Load parameters by reference name (shapes must match; missing trainable tensors are an error, a
+   * missing teacher is copied from the student). Non-finite values are rejected.
+   */
+  importParameters(tensors: Map<string, { shape: number[]; data: ArrayLike<number> }>, source = 'parameters'): void {
+    const d = this.config.embeddingDim;
+    const get = (name: string, shape: number[]) => {
+      const t = tensors.get(name);
+      if (!t) return null;
+      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+        throw new IrllrecError('shape', `${source}: tensor '${name}' has shape [${t.shape.join(', ')}], the model expects [${shape.join(', ')}]`);
+      }
+      for (let i = 0; i < t.data.length; i++) {
+        if (!Number.isFinite(t.data[i])) throw new IrllrecError('nonfinite', `${source}: tensor '${name}' has a non-finite value at index ${i}`);
+      }
+      return t.data;
+    };
+    const ue = get('user_embeds', [this.numUsers, d]);
+    const ie = get('item_embeds', [this.numItems, d]);
+    if (!ue || !ie) throw new IrllrecError('format', `${source}: missing '${!ue ? 'user_embeds' : 'item_embeds'}'`);
+    const e0 = new Float32Array(this.n * d);
+    e0.set(ue);
+    e0.set(ie, this.numUsers * d);
+    const updates: [Tensor, ArrayLike<number>][] = [[this.p('E0'), e0]];
+    for (const [name, t] of this.params) {
+      if (name === 'E0') continue;
+      const v = get(name, [...t.shape]);
+      if (!v) throw new IrllrecError('format', `${source}: missing tensor '${name}' (needed by ${this.config.kind})`);
+      updates.push([t, v]);
+    }
+    for (const [name, t] of this.teacher) {
+      const v = get(name, [...t.shape]) ?? get(name.replace('int_mlp_m', 'int_mlp'), [...t.shape]);
+      if (v) updates.push([t, v]);
+    }
+    // Validate everything before writing anything: a failed import leaves the model untouched.
+    for (const [t, v] of updates) this.be.write(t, v);
+  }
+
+  /** Reset Adam moments and step (e.g. after importing parameters for fine-tuning). */
+  resetOptimizer(): void {
+    for (const t of [...this.adamM.values(), ...this.adamV.values()]) this.be.zero(t);
+    this.step = 0;
+  }
+
+  /** Optimizer state by name (checkpoints). */
+  optimizerState(): { m: Map<string, Tensor>; v: Map<string, Tensor> } {
+    return { m: this.adamM, v: this.adamV };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const all = [
+      ...this.params.values(),
+      ...this.teacher.values(),
+      ...this.grads.values(),
+      ...this.adamM.values(),
+      ...this.adamV.values(),
+      this.adj.values!,
+      this.adj.rowPtr,
+      this.adj.colIdx,
+      this.edges.rev,
+      this.lossVec,
+    ];
+    if (this.profile) all.push(this.profile);
+    if (this.intent) all.push(this.intent);
+    for (const t of all) t.dispose();
+  }
+}
+
+function validateBatch(b: Batch, nu: number, ni: number): void {
+  const B = b.users.length;
+  if (B === 0) throw new IrllrecError('shape', 'batch is empty');
+  if (b.pos.length !== B || b.neg.length !== B) throw new IrllrecError('shape', `batch: users, pos and neg must have the same length (got ${B}, ${b.pos.length}, ${b.neg.length})`);
+  for (let k = 0; k < B; k++) {
+    if (b.users[k] >= nu) throw new IrllrecError('range', `batch: user id ${b.users[k]} at position ${k} is out of range (${nu} users)`);
+    if (b.pos[k] >= ni) throw new IrllrecError('range', `batch: positive item id ${b.pos[k]} at position ${k} is out of range (${ni} items)`);
+    if (b.neg[k] >= ni) throw new IrllrecError('range', `batch: negative item id ${b.neg[k]} at position ${k} is out of range (${ni} items)`);
+  }
+}

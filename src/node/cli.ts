@@ -1,0 +1,257 @@
+/**
+ * The `irllrec` command line: train, eval, recommend, loss. Progress goes to stderr (a live line on a
+ * terminal); with --json, one JSON object with the results goes to stdout.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { buildGraph } from '../data/graph.js';
+import { syntheticDataset } from '../data/synthetic.js';
+import type { Dataset, Matrix } from '../data/types.js';
+import { IrllrecError } from '../errors.js';
+import { parseModelFile, serializeModel } from '../io/modelfile.js';
+import { MODEL_KINDS, type ModelKind } from '../models/config.js';
+import { RecModel } from '../models/model.js';
+import type { Backend } from '../ops/tensor.js';
+import { evaluate } from '../train/evaluate.js';
+import { type EpochReport, fit } from '../train/trainer.js';
+import { Rng } from '../util/random.js';
+import { loadDatasetDir, writeFileAtomic } from './files.js';
+import { createBackend } from './index.js';
+
+const USAGE = `irllrec — IRLLRec and its ladder (LightGCN, RLMRec-Con) on WebGPU
+
+Usage:
+  irllrec train [--data DIR | --synthetic] [--model lightgcn|rlmrec|irllrec] [--epochs N] [--seed S]
+                [--out FILE] [--max-steps N] [--init FILE] [--batch-size B] [--lr X] [--random-text DIM]
+  irllrec eval --model FILE --data DIR [--split test|val]
+  irllrec recommend --model FILE [--data DIR] --user ID [-k 20]
+  irllrec loss --model FILE --data DIR --batch FILE [--seed S]
+
+Common options:
+  --json            print one JSON object with the results on stdout (progress stays on stderr)
+  --backend B       webgpu | cpu | auto (default auto: WebGPU, else the CPU with a notice)
+  --quiet           no progress output
+`;
+
+interface Common {
+  json: boolean;
+  quiet: boolean;
+  backend: 'webgpu' | 'cpu' | 'auto';
+}
+
+function progress(c: Common, line: string, final = false): void {
+  if (c.quiet) return;
+  if (process.stderr.isTTY && !final) process.stderr.write(`\r\x1b[2K${line}`);
+  else process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[2K' : ''}${line}\n`);
+}
+
+function fmt(x: number): string {
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 1e-3 && a < 1e4 ? x.toFixed(4) : x.toExponential(3);
+}
+
+/** Seeded random stand-ins for text embeddings (datasets whose LLM embeddings are not public). */
+function randomText(ds: Dataset, dim: number, seed: number): void {
+  const rng = new Rng(seed);
+  const make = (rows: number): Matrix => {
+    const data = new Float32Array(rows * dim);
+    for (let i = 0; i < data.length; i++) data[i] = rng.normal() / Math.sqrt(dim);
+    return { rows, cols: dim, data };
+  };
+  ds.text = { userProfile: make(ds.numUsers), itemProfile: make(ds.numItems), userIntent: make(ds.numUsers), itemIntent: make(ds.numItems) };
+}
+
+async function loadData(values: Record<string, unknown>, seed: number): Promise<Dataset> {
+  let ds: Dataset;
+  if (values.synthetic || !values.data) ds = syntheticDataset({ seed });
+  else ds = await loadDatasetDir(String(values.data));
+  if (values['random-text']) randomText(ds, Number(values['random-text']), seed + 1);
+  return ds;
+}
+
+async function backendFor(c: Common): Promise<Backend> {
+  return createBackend({ backend: c.backend, onNotice: (m) => process.stderr.write(`${m}\n`) });
+}
+
+async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Record<string, unknown>> {
+  const seed = Number(values.seed ?? 2023);
+  const kind = String(values.model ?? 'irllrec') as ModelKind;
+  if (!MODEL_KINDS.includes(kind)) throw new IrllrecError('range', `--model must be one of ${MODEL_KINDS.join(', ')}, got '${kind}'`);
+  const ds = await loadData(values, seed);
+  const be = await backendFor(c);
+  progress(c, `irllrec: ${kind} on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items, ${ds.train.users.length} training pairs) — backend ${be.name}`, true);
+  let init: RecModel | undefined;
+  if (values.init) {
+    const file = parseModelFile(new Uint8Array(await readFile(String(values.init))), String(values.init));
+    init = RecModel.create(be, { ...file.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
+    init.importParameters(file.tensors, String(values.init));
+  }
+  const t0 = Date.now();
+  const result = await fit(be, ds, {
+    model: kind,
+    epochs: values.epochs !== undefined ? Number(values.epochs) : undefined,
+    batchSize: values['batch-size'] !== undefined ? Number(values['batch-size']) : undefined,
+    lr: values.lr !== undefined ? Number(values.lr) : undefined,
+    maxSteps: values['max-steps'] !== undefined ? Number(values['max-steps']) : undefined,
+    seed,
+    init,
+    onStep: (s) => progress(c, `epoch ${s.epoch} step ${s.step}/${s.stepsInEpoch}  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${((Date.now() - t0) / 1000).toFixed(1)}s`),
+    onEpoch: (r: EpochReport) => {
+      const val = r.val ? `  val recall@20 ${fmt(r.val['recall@20'])} ndcg@20 ${fmt(r.val['ndcg@20'])}${r.improved ? ' *' : ''}` : '';
+      progress(c, `epoch ${r.epoch}: loss ${fmt(r.losses.total)} (bpr ${fmt(r.losses.bpr)}, reg ${fmt(r.losses.reg)}, kd ${fmt(r.losses.kd)}, kd_int ${fmt(r.losses.kd_int)}, ssl ${fmt(r.losses.ssl)}, itm ${fmt(r.losses.itm)})${val}  ${r.seconds.toFixed(1)}s`, true);
+    },
+  });
+  if (values.out) {
+    await writeFileAtomic(String(values.out), await serializeModel(result.model, { train: ds.train, userIds: ds.userIds, itemIds: ds.itemIds, datasetName: ds.name }));
+    progress(c, `saved ${values.out}`, true);
+  }
+  const test = result.test;
+  progress(c, `test (best epoch ${result.bestEpoch}): ${Object.entries(test).filter(([k]) => k !== 'users').map(([k, v]) => `${k} ${fmt(v)}`).join('  ')}`, true);
+  const out = { model: kind, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
+  result.model.dispose();
+  be.destroy();
+  return out;
+}
+
+function prefixed(m: Record<string, number>): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) if (k !== 'users') o[k] = v;
+  return o;
+}
+
+async function loadModelFor(values: Record<string, unknown>, be: Backend, needData: boolean) {
+  if (!values.model) throw new IrllrecError('range', '--model FILE is required');
+  const path = String(values.model);
+  const file = parseModelFile(new Uint8Array(await readFile(path)), path);
+  let ds: Dataset | null = null;
+  if (values.data) ds = await loadDatasetDir(String(values.data));
+  if (needData && !ds) throw new IrllrecError('range', '--data DIR is required');
+  const train = ds?.train ?? file.train;
+  if (!train) throw new IrllrecError('data', `${path} carries no training graph: pass --data DIR`);
+  if (ds && (ds.numUsers !== file.numUsers || ds.numItems !== file.numItems)) {
+    throw new IrllrecError('shape', `${path} has ${file.numUsers} users / ${file.numItems} items but ${values.data} has ${ds.numUsers} / ${ds.numItems}`);
+  }
+  const graph = buildGraph({ numUsers: file.numUsers, numItems: file.numItems, train });
+  const model = RecModel.create(be, file.config, { numUsers: file.numUsers, numItems: file.numItems, graph, text: ds?.text, textDims: file.textDims });
+  model.importParameters(file.tensors, path);
+  return { model, file, ds, train };
+}
+
+async function cmdEval(values: Record<string, unknown>, c: Common) {
+  const be = await backendFor(c);
+  const { model, ds } = await loadModelFor(values, be, true);
+  const split = String(values.split ?? 'test');
+  if (split !== 'test' && split !== 'val') throw new IrllrecError('range', `--split must be test or val, got '${split}'`);
+  const m = await evaluate(model, ds!, split);
+  progress(c, `${split}: ${Object.entries(m).map(([k, v]) => `${k} ${k === 'users' ? v : fmt(v)}`).join('  ')}`, true);
+  model.dispose();
+  be.destroy();
+  return { split, ...m };
+}
+
+async function cmdRecommend(values: Record<string, unknown>, c: Common) {
+  const be = await backendFor(c);
+  const { model, file, train } = await loadModelFor(values, be, false);
+  const k = Number(values.k ?? 20);
+  const userArg = String(values.user ?? '');
+  let user = file.userIds ? file.userIds.indexOf(userArg) : -1;
+  if (user < 0 && /^\d+$/.test(userArg)) user = Number(userArg);
+  if (!(user >= 0 && user < model.numUsers)) throw new IrllrecError('range', `--user '${userArg}' is not a user of this model (${model.numUsers} users)`);
+  const { recommendForUsers } = await import('../serve/recommend.js');
+  const res = await recommendForUsers(model, train, Uint32Array.of(user), { k, excludeSeen: true });
+  const items = Array.from(res[0].ids, (id, r) => ({ rank: r + 1, item: file.itemIds ? file.itemIds[id] : id, score: res[0].scores[r] }));
+  for (const it of items) progress(c, `${it.rank}\t${it.item}\t${fmt(it.score)}`, true);
+  model.dispose();
+  be.destroy();
+  return { user: userArg, k, items };
+}
+
+async function cmdLoss(values: Record<string, unknown>, c: Common) {
+  const be = await backendFor(c);
+  const { model } = await loadModelFor(values, be, true);
+  if (!values.batch) throw new IrllrecError('range', '--batch FILE is required');
+  const text = await readFile(String(values.batch), 'utf8');
+  const users: number[] = [];
+  const pos: number[] = [];
+  const neg: number[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    const f = line.trim().split(/[\s,]+/).filter(Boolean);
+    if (f.length === 0 || line.trim().startsWith('#')) return;
+    if (f.length < 3 || f.slice(0, 3).some((x) => !/^\d+$/.test(x))) throw new IrllrecError('data', `${values.batch}:${i + 1}: expected 'user pos neg' ids, got '${line.trim()}'`);
+    users.push(Number(f[0]));
+    pos.push(Number(f[1]));
+    neg.push(Number(f[2]));
+  });
+  const losses = await model.loss({ users: Uint32Array.from(users), pos: Uint32Array.from(pos), neg: Uint32Array.from(neg) }, { noiseSeed: Number(values.seed ?? 2023) });
+  progress(c, Object.entries(losses).map(([k, v]) => `${k} ${fmt(v)}`).join('  '), true);
+  model.dispose();
+  be.destroy();
+  return { batch: users.length, ...losses };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd ? 0 : 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: {
+        data: { type: 'string' },
+        synthetic: { type: 'boolean' },
+        model: { type: 'string' },
+        epochs: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        'max-steps': { type: 'string' },
+        init: { type: 'string' },
+        'batch-size': { type: 'string' },
+        lr: { type: 'string' },
+        'random-text': { type: 'string' },
+        split: { type: 'string' },
+        user: { type: 'string' },
+        k: { type: 'string', short: 'k' },
+        batch: { type: 'string' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        backend: { type: 'string' },
+      },
+      allowPositionals: false,
+    });
+  } catch (e) {
+    process.stderr.write(`irllrec: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const values = parsed.values as Record<string, unknown>;
+  const c: Common = { json: Boolean(values.json), quiet: Boolean(values.quiet), backend: (values.backend as Common['backend']) ?? 'auto' };
+  for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'k', 'random-text']) {
+    if (values[key] !== undefined && !/^\d+$/.test(String(values[key]))) {
+      process.stderr.write(`irllrec: --${key} must be a non-negative integer, got '${values[key]}'\n`);
+      return 2;
+    }
+  }
+  const commands: Record<string, (v: Record<string, unknown>, c: Common) => Promise<Record<string, unknown>>> = {
+    train: cmdTrain,
+    eval: cmdEval,
+    recommend: cmdRecommend,
+    loss: cmdLoss,
+  };
+  const run = commands[cmd];
+  if (!run) {
+    process.stderr.write(`irllrec: unknown command '${cmd}'\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const result = await run(values, c);
+    if (c.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`\nirllrec ${cmd}: error: ${msg}\n`);
+    return 1;
+  }
+}

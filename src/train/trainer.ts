@@ -1,0 +1,197 @@
+/**
+ * The training loop (spec §7): per epoch, fresh negatives and a fresh shuffle, one optimiser step per
+ * mini-batch; validation every `evalEvery` epochs (after epochs 0, 3, 6, …) with early stopping on
+ * validation Recall@20 (strictly better resets patience; `patience` evaluations without improvement stop);
+ * at the end the best snapshot of all parameters (teacher included) is restored and evaluated on
+ * validation and test.
+ */
+import { buildGraph, userItemCsr } from '../data/graph.js';
+import { epochBatches, sampleNegatives } from '../data/sampler.js';
+import type { Dataset } from '../data/types.js';
+import { IrllrecError } from '../errors.js';
+import { LOSS_NAMES, type LossComponents, type ModelConfig, type ModelKind, modelConfig } from '../models/config.js';
+import { type Batch, RecModel } from '../models/model.js';
+import type { Backend, Tensor } from '../ops/tensor.js';
+import { Rng } from '../util/random.js';
+import { type EvaluateOptions, evaluate } from './evaluate.js';
+import type { Metrics } from './metrics.js';
+
+export interface EpochReport {
+  epoch: number;
+  steps: number;
+  /** Mean of each loss component over the epoch's steps. */
+  losses: LossComponents;
+  /** Validation metrics when this epoch was evaluated. */
+  val?: Metrics;
+  seconds: number;
+  /** Whether this evaluation improved the best validation Recall@20. */
+  improved?: boolean;
+}
+
+export interface StepReport {
+  epoch: number;
+  step: number;
+  stepsInEpoch: number;
+  losses: LossComponents;
+}
+
+export interface FitOptions {
+  /** Model kind, or a full config (default 'irllrec' with the dataset's preset). */
+  model?: ModelKind | ModelConfig;
+  /** Overrides of the preset (e.g. `{ layers: 2 }`). */
+  config?: Partial<ModelConfig>;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  /** Validate every N epochs (3). */
+  evalEvery?: number;
+  /** Evaluations without improvement before stopping (5); 0 disables early stopping. */
+  patience?: number;
+  /** Stop after this many optimiser steps in total (smoke runs, benchmarks). */
+  maxSteps?: number;
+  ks?: number[];
+  signal?: AbortSignal;
+  onEpoch?: (r: EpochReport) => void;
+  onStep?: (r: StepReport) => void;
+  /** Start from this model (fine-tuning) instead of a fresh one. */
+  init?: RecModel;
+  evaluation?: EvaluateOptions;
+}
+
+export interface FitResult {
+  model: RecModel;
+  history: EpochReport[];
+  bestEpoch: number;
+  val: Metrics;
+  test: Metrics;
+  steps: number;
+  seconds: number;
+  stoppedEarly: boolean;
+  aborted: boolean;
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+/** Create the model for `data` on `be` (config from the dataset's preset and overrides). */
+export function createModel(be: Backend, data: Dataset, opts: { model?: ModelKind | ModelConfig; config?: Partial<ModelConfig>; seed?: number } = {}): RecModel {
+  const cfg = typeof opts.model === 'object' ? { ...opts.model, ...opts.config } : modelConfig(opts.model ?? 'irllrec', data.name, opts.config);
+  const graph = buildGraph(data);
+  return RecModel.create(be, cfg, { numUsers: data.numUsers, numItems: data.numItems, graph, text: data.text }, { seed: opts.seed });
+}
+
+/** Train on `data` (see FitOptions); resolves with the restored best model and its metrics. */
+export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Promise<FitResult> {
+  const seed = opts.seed ?? 2023;
+  const epochs = opts.epochs ?? 3000;
+  const batchSize = opts.batchSize ?? 4096;
+  const evalEvery = opts.evalEvery ?? 3;
+  const patienceLimit = opts.patience ?? 5;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new IrllrecError('range', `fit: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(epochs) || epochs < 1) throw new IrllrecError('range', `fit: epochs must be a positive integer, got ${epochs}`);
+  if (data.train.users.length === 0) throw new IrllrecError('data', `fit: dataset '${data.name}' has no training interactions`);
+  const model = opts.init ?? createModel(be, data, { ...opts, seed });
+  if (opts.lr !== undefined) model.adam = { ...model.adam, lr: opts.lr };
+  const rng = new Rng(seed ^ 0x5eed);
+  const userItems = userItemCsr(data.numUsers, data.numItems, data.train);
+  const t0 = now();
+  const history: EpochReport[] = [];
+  let best = -Infinity;
+  let bestEpoch = -1;
+  let patience = 0;
+  let snapshot: Map<string, Tensor> | null = null;
+  let steps = 0;
+  let stoppedEarly = false;
+  let aborted = false;
+  const count = data.train.users.length;
+  const hasVal = data.val.users.length > 0;
+
+  try {
+    outer: for (let epoch = 0; epoch < epochs; epoch++) {
+      const te = now();
+      const negatives = sampleNegatives(rng, data.numItems, data.train, userItems);
+      const batches = epochBatches(rng, count, batchSize);
+      const sums = Object.fromEntries([...LOSS_NAMES, 'total'].map((k) => [k, 0])) as LossComponents;
+      let epochSteps = 0;
+      for (const idx of batches) {
+        if (opts.signal?.aborted) {
+          aborted = true;
+          break outer;
+        }
+        const batch: Batch = { users: new Uint32Array(idx.length), pos: new Uint32Array(idx.length), neg: new Uint32Array(idx.length) };
+        for (let b = 0; b < idx.length; b++) {
+          const k = idx[b];
+          batch.users[b] = data.train.users[k];
+          batch.pos[b] = data.train.items[k];
+          batch.neg[b] = negatives[k];
+        }
+        const losses = await model.trainStep(batch);
+        for (const k of [...LOSS_NAMES, 'total'] as const) {
+          if (!Number.isFinite(losses[k])) {
+            throw new IrllrecError('nonfinite', `fit: loss '${k}' became ${losses[k]} at epoch ${epoch}, step ${epochSteps} (total step ${steps + 1}); the best snapshot so far is restored`);
+          }
+          sums[k] += losses[k];
+        }
+        steps++;
+        epochSteps++;
+        opts.onStep?.({ epoch, step: epochSteps, stepsInEpoch: batches.length, losses });
+        if (opts.maxSteps !== undefined && steps >= opts.maxSteps) break;
+      }
+      for (const k of Object.keys(sums) as (keyof LossComponents)[]) sums[k] /= Math.max(1, epochSteps);
+      const report: EpochReport = { epoch, steps: epochSteps, losses: sums, seconds: 0 };
+      const lastEpoch = epoch === epochs - 1 || (opts.maxSteps !== undefined && steps >= opts.maxSteps);
+      if (hasVal && (epoch % evalEvery === 0 || (lastEpoch && snapshot === null))) {
+        const val = await evaluate(model, data, 'val', { ...opts.evaluation, ks: opts.ks });
+        report.val = val;
+        const r20 = val['recall@20'] ?? val[`recall@${Math.max(...(opts.ks ?? [20]))}`];
+        if (r20 > best) {
+          best = r20;
+          bestEpoch = epoch;
+          patience = 0;
+          snapshot = takeSnapshot(model, snapshot);
+          report.improved = true;
+        } else {
+          patience++;
+          report.improved = false;
+        }
+      }
+      report.seconds = (now() - te) / 1000;
+      history.push(report);
+      opts.onEpoch?.(report);
+      if (patienceLimit > 0 && patience >= patienceLimit) {
+        stoppedEarly = true;
+        break;
+      }
+      if (opts.maxSteps !== undefined && steps >= opts.maxSteps) break;
+    }
+  } finally {
+    if (snapshot) restoreSnapshot(model, snapshot);
+  }
+  if (snapshot) for (const t of snapshot.values()) t.dispose();
+  const val = hasVal ? await evaluate(model, data, 'val', { ...opts.evaluation, ks: opts.ks }) : {};
+  const test = data.test.users.length > 0 ? await evaluate(model, data, 'test', { ...opts.evaluation, ks: opts.ks }) : {};
+  return { model, history, bestEpoch, val, test, steps, seconds: (now() - t0) / 1000, stoppedEarly, aborted };
+}
+
+/** Copy every parameter and the teacher on the device (no readback). */
+function takeSnapshot(model: RecModel, previous: Map<string, Tensor> | null): Map<string, Tensor> {
+  const snap = previous ?? new Map<string, Tensor>();
+  for (const [name, t] of [...model.params, ...model.teacher]) {
+    let s = snap.get(name);
+    if (!s) {
+      s = model.be.zeros(t.shape, 'f32', `snapshot.${name}`);
+      snap.set(name, s);
+    }
+    model.be.copy(t, s);
+  }
+  return snap;
+}
+
+function restoreSnapshot(model: RecModel, snap: Map<string, Tensor>): void {
+  for (const [name, t] of [...model.params, ...model.teacher]) {
+    const s = snap.get(name);
+    if (s) model.be.copy(s, t);
+  }
+}
