@@ -84,8 +84,8 @@ export class Tensor {
   /** Release the storage (GPU buffers return to the pool). Idempotent. */
   dispose(): void {
     if (this.disposed) return;
-    this.disposed = true;
     this.backend.release(this);
+    this.disposed = true;
     this._data = null;
     this._buffer = null;
   }
