@@ -1,0 +1,95 @@
+/**
+ * Node file helpers: reading dataset directories and interaction files (the parsing itself is the
+ * browser-safe code in src/data), and crash-safe writes for model files and checkpoints.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { IrllrecError } from '../errors.js';
+import { datasetFromFiles, splitInteractions } from '../data/interactions.js';
+import type { Dataset } from '../data/types.js';
+
+/** The files `datasetFromFiles` understands; those present in the directory are read. */
+const DATASET_FILES = [
+  'train.tsv',
+  'val.tsv',
+  'test.tsv',
+  'meta.json',
+  'user_profile.npy',
+  'item_profile.npy',
+  'user_intent.npy',
+  'item_intent.npy',
+] as const;
+
+async function readIfExists(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Load a dataset directory (train.tsv required; val.tsv, test.tsv, meta.json and the four embedding .npy
+ * files when present). The name defaults to the directory's name.
+ */
+export async function loadDatasetDir(dir: string, opts: { name?: string } = {}): Promise<Dataset> {
+  const files: Record<string, Uint8Array> = {};
+  const contents = await Promise.all(DATASET_FILES.map((f) => readIfExists(resolve(dir, f))));
+  DATASET_FILES.forEach((f, k) => {
+    if (contents[k] !== undefined) files[f] = contents[k]!;
+  });
+  if (files['train.tsv'] === undefined) throw new IrllrecError('data', `${dir}: no train.tsv in this directory`);
+  try {
+    return datasetFromFiles(files, { name: opts.name ?? basename(resolve(dir)) });
+  } catch (e) {
+    if (e instanceof IrllrecError) throw new IrllrecError(e.code, `${dir}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Load one interaction file (`user item [rating] [timestamp]`, TSV/CSV/space separated) and split it per
+ * user with `splitInteractions` (seeded). The name defaults to the file name without its extension.
+ */
+export async function loadInteractionsFile(
+  path: string,
+  opts: { seed: number; val: number; test: number; name?: string; minRating?: number; dropUnseen?: boolean },
+): Promise<Dataset> {
+  const text = await readFile(path, 'utf8');
+  return splitInteractions(text, { ...opts, name: opts.name ?? basename(path, extname(path)), source: path });
+}
+
+/**
+ * Atomic write: the data go to `${path}.tmp-<pid>-<random>`, which is fsynced and then renamed over `path`,
+ * so readers see either the old file or the complete new one, never a torn write. On error the temporary
+ * file is removed. The directory is fsynced afterwards where the platform allows it.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(tmp, 'wx');
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(tmp, path);
+  } catch (e) {
+    if (handle) await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  // Persist the rename itself (directory entry); not supported on every platform (e.g. Windows).
+  try {
+    const dirHandle = await open(dirname(resolve(path)), 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  } catch {
+    // best effort
+  }
+}
