@@ -1,0 +1,215 @@
+/**
+ * Per-row top-k selection (`shaders/topk.wgsl`) for evaluation (spec §8) and serving.
+ *
+ * Order: higher score first; equal scores → lower column id first (the spec's tie rule). NaN counts as −∞.
+ * Masking: the columns listed in row r of `exclude` (values ignored; any order, duplicates allowed) get
+ * `maskValue` (default −1e8, the spec's s·(1−m) − 1e8·m) and still compete, or with `dropMasked` are removed;
+ * a row with fewer than k remaining columns is padded with id 0xFFFFFFFF and value −∞.
+ * `scoreTopK` computes the scores U_r·I_c inside the kernel, so the R×n matrix is never stored.
+ */
+import topkWgsl from '../../shaders/topk.wgsl';
+import { IrllrecError } from '../errors.js';
+import { Kernel, grid1d } from '../gpu/kernel.js';
+import type { Csr } from './spmm.js';
+import { type Backend, type FloatArray, type Tensor, asGpu, expectDtype, expectSameBackend, expectShape } from './tensor.js';
+
+export interface TopKOptions {
+  /** Per row, column ids to mask (values ignored). rows = R, cols = n. */
+  exclude?: Csr | null;
+  /** Score given to masked entries (default −1e8); they still compete unless `dropMasked`. */
+  maskValue?: number;
+  /** Remove masked entries instead of re-scoring them (serving: never recommend seen items). */
+  dropMasked?: boolean;
+}
+
+/** Id written for padding when fewer than k columns survive `dropMasked`. */
+export const TOPK_NONE = 0xffffffff;
+/** Largest supported k (the kernel's per-thread list length). */
+export const TOPK_MAX_K = 100;
+const DEFAULT_MASK = -1e8;
+
+const kernel = new Kernel({
+  name: 'topk',
+  code: topkWgsl,
+  storage: ['read', 'read', 'read', 'read', 'read', 'rw', 'rw'],
+  params: {
+    rows: 'u32',
+    n: 'u32',
+    k: 'u32',
+    d: 'u32',
+    fused: 'u32',
+    has_exclude: 'u32',
+    drop_masked: 'u32',
+    mask_value: 'f32',
+    neg_inf: 'f32',
+  },
+});
+
+interface Checked {
+  rows: number;
+  n: number;
+  exclude: Csr | null;
+  maskValue: number;
+  dropMasked: boolean;
+}
+
+function check(op: string, be: Backend, rows: number, n: number, k: number, ids: Tensor, values: Tensor, opts: TopKOptions): Checked {
+  const exclude = opts.exclude ?? null;
+  expectSameBackend(op, be, ids, values, exclude?.rowPtr, exclude?.colIdx);
+  if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K) {
+    throw new IrllrecError('range', `${op}: k must be an integer in [1, ${TOPK_MAX_K}], got ${k}`);
+  }
+  if (k > n) throw new IrllrecError('range', `${op}: k = ${k} exceeds the number of columns n = ${n}`);
+  expectShape(op, 'ids', ids, [rows, k]);
+  expectDtype(op, 'ids', ids, 'u32');
+  expectShape(op, 'values', values, [rows, k]);
+  expectDtype(op, 'values', values, 'f32');
+  if (exclude) {
+    if (exclude.rows !== rows || exclude.cols !== n) {
+      throw new IrllrecError('shape', `${op}: exclude is ${exclude.rows}×${exclude.cols}, expected ${rows}×${n} (rows × columns of the scores)`);
+    }
+    expectShape(op, 'exclude.rowPtr', exclude.rowPtr, [rows + 1]);
+    expectDtype(op, 'exclude.rowPtr', exclude.rowPtr, 'u32');
+    expectShape(op, 'exclude.colIdx', exclude.colIdx, [exclude.nnz]);
+    expectDtype(op, 'exclude.colIdx', exclude.colIdx, 'u32');
+  }
+  const maskValue = opts.maskValue ?? DEFAULT_MASK;
+  if (typeof maskValue !== 'number' || Number.isNaN(maskValue)) throw new IrllrecError('nonfinite', `${op}: maskValue must be a number, got ${maskValue}`);
+  return { rows, n, exclude, maskValue, dropMasked: opts.dropMasked ?? false };
+}
+
+/** Per row of scores [R×n], the k largest in descending order (ties → lower column id); ids [R×k] u32, values [R×k] f32. */
+export function topK(be: Backend, scores: Tensor, k: number, ids: Tensor, values: Tensor, opts: TopKOptions = {}): void {
+  const op = 'topK';
+  expectSameBackend(op, be, scores);
+  expectShape(op, 'scores', scores, [null, null]);
+  expectDtype(op, 'scores', scores, 'f32');
+  const c = check(op, be, scores.rows, scores.cols, k, ids, values, opts);
+  noAlias(op, ids, values, scores);
+  if (c.rows === 0) return;
+  if (be.kind === 'cpu') {
+    const s = scores.f;
+    const n = c.n;
+    topKCpu(c.rows, n, k, (r, col) => s[r * n + col], ids.u, values.f, cpuExclude(c.exclude), c.maskValue, c.dropMasked);
+    return;
+  }
+  dispatch(be, c, k, false, 0, scores, scores, scores, ids, values);
+}
+
+/** Fused: scores of users [R×d] against items [n×d] (dot products) + topK, never materialising R×n. */
+export function scoreTopK(be: Backend, users: Tensor, items: Tensor, k: number, ids: Tensor, values: Tensor, opts: TopKOptions = {}): void {
+  const op = 'scoreTopK';
+  expectSameBackend(op, be, users, items);
+  expectShape(op, 'users', users, [null, null]);
+  const d = users.cols;
+  expectShape(op, 'items', items, [null, d]);
+  expectDtype(op, 'users', users, 'f32');
+  expectDtype(op, 'items', items, 'f32');
+  const c = check(op, be, users.rows, items.rows, k, ids, values, opts);
+  noAlias(op, ids, values, users, items);
+  if (c.rows === 0) return;
+  if (be.kind === 'cpu') {
+    const u = users.f;
+    const it = items.f;
+    topKCpu(
+      c.rows,
+      c.n,
+      k,
+      (r, col) => {
+        let s = 0;
+        for (let t = 0; t < d; t++) s += u[r * d + t] * it[col * d + t];
+        return s;
+      },
+      ids.u,
+      values.f,
+      cpuExclude(c.exclude),
+      c.maskValue,
+      c.dropMasked,
+    );
+    return;
+  }
+  dispatch(be, c, k, true, d, users, users, items, ids, values);
+}
+
+function noAlias(op: string, ids: Tensor, values: Tensor, ...inputs: Tensor[]): void {
+  if (ids === values) throw new IrllrecError('range', `${op}: ids and values must be different tensors`);
+  for (const t of inputs) {
+    if (t === ids || t === values) throw new IrllrecError('range', `${op}: outputs must not alias the input '${t.label}'`);
+  }
+}
+
+function dispatch(be: Backend, c: Checked, k: number, fused: boolean, d: number, scores: Tensor, users: Tensor, items: Tensor, ids: Tensor, values: Tensor): void {
+  const g = asGpu(be);
+  const ex = c.exclude;
+  // Unused bindings get some other valid buffer; the flags keep the kernel from reading them.
+  const exRowPtr = ex ? ex.rowPtr.buffer : scores.buffer;
+  const exCol = ex && ex.nnz > 0 ? ex.colIdx.buffer : exRowPtr;
+  g.recorder.dispatch(
+    kernel,
+    [scores.buffer, users.buffer, items.buffer, exRowPtr, exCol, ids.buffer, values.buffer],
+    {
+      rows: c.rows,
+      n: c.n,
+      k,
+      d,
+      fused: fused ? 1 : 0,
+      has_exclude: ex ? 1 : 0,
+      drop_masked: c.dropMasked ? 1 : 0,
+      mask_value: c.maskValue,
+      neg_inf: -Infinity,
+    },
+    grid1d(c.rows, g.ctx.limits.maxComputeWorkgroupsPerDimension),
+  );
+}
+
+function cpuExclude(ex: Csr | null): { rowPtr: Uint32Array; colIdx: Uint32Array } | null {
+  return ex ? { rowPtr: ex.rowPtr.u, colIdx: ex.colIdx.u } : null;
+}
+
+/**
+ * CPU twin of `topk.wgsl`: per row, one pass over the columns in increasing order keeping the k best in a
+ * sorted list (the kernel's per-thread lists merged, which gives the same result).
+ */
+export function topKCpu(
+  rows: number,
+  n: number,
+  k: number,
+  score: (row: number, col: number) => number,
+  ids: Uint32Array,
+  values: FloatArray,
+  exclude: { rowPtr: Uint32Array; colIdx: Uint32Array } | null,
+  maskValue: number,
+  dropMasked: boolean,
+): void {
+  const masked = new Uint8Array(exclude ? n : 0);
+  const lv = new Float64Array(k);
+  const li = new Uint32Array(k);
+  for (let r = 0; r < rows; r++) {
+    lv.fill(-Infinity);
+    li.fill(TOPK_NONE);
+    if (exclude) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) masked[exclude.colIdx[e]] = 1;
+    for (let c = 0; c < n; c++) {
+      let v = score(r, c);
+      if (Number.isNaN(v)) v = -Infinity;
+      if (exclude && masked[c]) {
+        if (dropMasked) continue;
+        v = maskValue;
+      }
+      // columns arrive in increasing id order, so an equal score never precedes a listed entry
+      if (!(v > lv[k - 1] || (v === lv[k - 1] && li[k - 1] === TOPK_NONE))) continue;
+      let p = k - 1;
+      while (p > 0 && (v > lv[p - 1] || (v === lv[p - 1] && li[p - 1] === TOPK_NONE))) {
+        lv[p] = lv[p - 1];
+        li[p] = li[p - 1];
+        p--;
+      }
+      lv[p] = v;
+      li[p] = c;
+    }
+    if (exclude) for (let e = exclude.rowPtr[r]; e < exclude.rowPtr[r + 1]; e++) masked[exclude.colIdx[e]] = 0;
+    for (let t = 0; t < k; t++) {
+      ids[r * k + t] = li[t];
+      values[r * k + t] = lv[t];
+    }
+  }
+}
