@@ -12,6 +12,7 @@
 import { IrllrecError } from '../errors.js';
 import type { GpuContext } from './device.js';
 import { type ParamFields, type ParamsLayout, paramsLayout, writeParams } from './layouts.js';
+import { Profiler } from './profiler.js';
 
 export type StorageAccess = 'read' | 'rw';
 
@@ -145,12 +146,25 @@ export class Recorder {
   dispatchesPending = 0;
   dispatchesTotal = 0;
   submits = 0;
-  /** Optional hook (profiling) called around each dispatch's encoding. */
-  onDispatch: ((kernel: string, pass: GPUComputePassEncoder, phase: 'before' | 'after') => void) | null = null;
+  /** Per-kernel timing (see `enableProfiling`); null when off. */
+  profiler: Profiler | null = null;
 
   constructor(ctx: GpuContext) {
     this.ctx = ctx;
     ctx.onDestroy(() => this.destroy());
+  }
+
+  /**
+   * Time every dispatch with timestamp queries (needs the 'timestamp-query' feature; Dawn in Node also
+   * needs the 'disable_timestamp_query_conversion' toggle off for unquantised values). Each dispatch then
+   * runs in its own compute pass, which adds a little overhead: use it for profiles, not for production.
+   */
+  enableProfiling(): Profiler {
+    if (!this.ctx.features.has('timestamp-query')) {
+      throw new IrllrecError('limit', 'profiling needs the timestamp-query feature, which this device lacks');
+    }
+    this.profiler ??= new Profiler(this.ctx.device);
+    return this.profiler;
   }
 
   get hasPendingWork(): boolean {
@@ -240,12 +254,16 @@ export class Recorder {
     }
     const pipeline = kernel.pipeline(device, constants);
     const bindGroup = device.createBindGroup({ label: kernel.name, layout: kernel.bindGroupLayout(device), entries });
-    const pass = this.pass();
-    this.onDispatch?.(kernel.name, pass, 'before');
+    let pass: GPUComputePassEncoder;
+    if (this.profiler) {
+      const enc = this.encoder();
+      pass = enc.beginComputePass({ label: kernel.name, timestampWrites: this.profiler.next(kernel.name) });
+      this.computePass = pass;
+    } else pass = this.pass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
-    this.onDispatch?.(kernel.name, pass, 'after');
+    if (this.profiler) this.encoder(); // end the dispatch's own pass
     this.dispatchesPending++;
     this.dispatchesTotal++;
   }
@@ -269,6 +287,7 @@ export class Recorder {
       this.computePass.end();
       this.computePass = null;
     }
+    const afterProfile = this.profiler?.beforeSubmit(this.enc) ?? null;
     const cmd = this.enc.finish();
     this.enc = null;
     const queue = this.ctx.device.queue;
@@ -278,6 +297,7 @@ export class Recorder {
       queue.writeBuffer(this.arena[c], 0, this.arenaBytes, c * ARENA_CHUNK, Math.ceil(len / 4) * 4);
     }
     queue.submit([cmd]);
+    afterProfile?.();
     this.submits++;
     this.arenaUsed = 0;
     this.dispatchesPending = 0;
@@ -298,6 +318,8 @@ export class Recorder {
     this.computePass = null;
     this.enc = null;
     for (const b of this.arena) b.destroy();
+    this.profiler?.destroy();
+    this.profiler = null;
     for (const t of this.temporaries) t.destroy();
     this.arena = [];
     this.temporaries = [];
