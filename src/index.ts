@@ -1,11 +1,34 @@
 /**
  * irllrec: IRLLRec and its ladder (LightGCN, RLMRec-Con) trained and served on WebGPU.
- * The core entry is browser-safe: it imports no Node module.
+ * The core entry is browser-safe: it imports no Node module. Node adds `irllrec/node` (Dawn, files, CLI).
  */
 export * from './errors.js';
 export { createBackend, type CreateBackendOptions } from './backend.js';
 export { GpuContext, describeAdapter, type DeviceLimits, type GpuContextOptions, type AdapterDescription } from './gpu/device.js';
 export { Kernel, Recorder, grid1d } from './gpu/kernel.js';
 export { BufferPool, type PoolStats } from './gpu/pool.js';
+export { Profiler, type KernelTiming } from './gpu/profiler.js';
 export * from './ops/index.js';
 export { Rng, hashU32, hashUniform, hashNormal } from './util/random.js';
+
+// Data
+export type { Dataset, Interactions, Matrix, TextEmbeddings } from './data/types.js';
+export { parseInteractionText, datasetFromSplits, splitInteractions, datasetFromFiles } from './data/interactions.js';
+export { buildGraph, userItemCsr, type Graph } from './data/graph.js';
+export { sampleNegatives, epochBatches } from './data/sampler.js';
+export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
+
+// Files
+export { parseNpy, writeNpy } from './io/npy.js';
+export { readSafetensors, writeSafetensors, tensorToFloat32, float32Tensor, type SafeTensor } from './io/safetensors.js';
+export { serializeModel, parseModelFile, type ModelFile } from './io/modelfile.js';
+
+// Models and training
+export { modelConfig, MODEL_KINDS, LOSS_NAMES, type ModelConfig, type ModelKind, type LossComponents, type LossName } from './models/config.js';
+export { RecModel, type Batch, type ModelData, type StepOptions } from './models/model.js';
+export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport } from './train/trainer.js';
+export { evaluate, type EvaluateOptions } from './train/evaluate.js';
+export { MetricAccumulator, metricKeys, type Metrics } from './train/metrics.js';
+
+// Serving
+export { recommendForUsers, type Recommendation } from './serve/recommend.js';
