@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseModelFile } from '../../src/io/modelfile.js';
+
+const run = promisify(execFile);
+const CLI = 'dist/cli.js';
+
+async function cli(args: string[]) {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24, timeout: 300_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('irllrec CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'irllrec-cli-'));
+  const model = join(dir, 'lightgcn.safetensors');
+
+  beforeAll(() => {
+    // `npm test` builds dist/ first (.ci/setup.sh); running vitest alone needs `npm run build`.
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' first`);
+  });
+
+  it('train --synthetic --json prints metrics on stdout and writes a loadable model file', async () => {
+    const r = await cli(['train', '--synthetic', '--model', 'lightgcn', '--epochs', '2', '--batch-size', '512', '--json', '--out', model]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.model).toBe('lightgcn');
+    expect(out['recall@20']).toBeGreaterThan(0);
+    expect(out['ndcg@20']).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(/epoch 0/);
+    const file = parseModelFile(new Uint8Array(readFileSync(model)));
+    expect(file.config.kind).toBe('lightgcn');
+    expect(file.train).not.toBeNull();
+  });
+
+  it('recommend --json lists k unseen items for a user from the model file alone', async () => {
+    const r = await cli(['recommend', '--model', model, '--user', '3', '-k', '5', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.items).toHaveLength(5);
+    const file = parseModelFile(new Uint8Array(readFileSync(model)));
+    const seen = new Set<number>();
+    for (let k = 0; k < file.train!.users.length; k++) if (file.train!.users[k] === 3) seen.add(file.train!.items[k]);
+    for (const it of out.items) expect(seen.has(it.item)).toBe(false);
+  });
+
+  it('loss --json reports every component for a batch file', async () => {
+    const data = join(dir, 'data');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(data);
+    const { syntheticDataset } = await import('../../src/data/synthetic.js');
+    const ds = syntheticDataset();
+    const tsv = (s: { users: Uint32Array; items: Uint32Array }) => Array.from(s.users, (u, k) => `${u}\t${s.items[k]}`).join('\n');
+    writeFileSync(join(data, 'train.tsv'), tsv(ds.train));
+    writeFileSync(join(data, 'val.tsv'), tsv(ds.val));
+    writeFileSync(join(data, 'test.tsv'), tsv(ds.test));
+    writeFileSync(join(data, 'meta.json'), JSON.stringify({ users: ds.numUsers, items: ds.numItems }));
+    writeFileSync(join(dir, 'batch.tsv'), '0\t1\t2\n3 4 5\n');
+    const r = await cli(['loss', '--model', model, '--data', data, '--batch', join(dir, 'batch.tsv'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    for (const k of ['bpr', 'reg', 'kd', 'kd_int', 'ssl', 'itm', 'total']) expect(typeof out[k]).toBe('number');
+    expect(out.bpr).toBeGreaterThan(0);
+    const e = await cli(['eval', '--model', model, '--data', data, '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout.trim())['recall@20']).toBeGreaterThan(0);
+  });
+
+  it('bad input: unknown command, bad numbers, missing files and bad batch lines fail with a message', async () => {
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    const bad = await cli(['train', '--synthetic', '--epochs', 'many']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--epochs must be a non-negative integer/);
+    const missing = await cli(['eval', '--model', join(dir, 'nope.safetensors'), '--data', dir]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.safetensors/);
+    writeFileSync(join(dir, 'bad.tsv'), '0 1\n');
+    const b = await cli(['loss', '--model', model, '--data', join(dir, 'data'), '--batch', join(dir, 'bad.tsv')]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/bad\.tsv:1: expected 'user pos neg'/);
+  });
+});
