@@ -94,7 +94,7 @@ export function syntheticDataset(opts: SyntheticOptions = {}): Dataset {
   const numItems = opts.numItems ?? 800;
   const numIntents = opts.numIntents ?? 16;
   const textDim = opts.textDim ?? 64;
-  const perUser = opts.interactionsPerUser ?? 12;
+  const perUser = opts.interactionsPerUser ?? 8;
   const textNoise = opts.textNoise ?? 0.5;
   checkInt('seed', seed, -(2 ** 31));
   checkInt('numUsers', numUsers, 1);
