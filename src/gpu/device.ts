@@ -139,7 +139,11 @@ export class GpuContext {
       for (const f of ['shader-f16', 'timestamp-query'] as GPUFeatureName[]) if (adapter.features.has(f)) requiredFeatures.push(f);
     }
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: opts.label ?? 'irllrec' });
-    return new GpuContext(device, describeAdapter(adapter.info), true);
+    const ctx = new GpuContext(device, describeAdapter(adapter.info), true);
+    // WebGPU never grants less than its defaults, so a cap below them is enforced by irllrec itself.
+    if (ov.maxStorageBufferBindingSize !== undefined) ctx.limits.maxStorageBufferBindingSize = Math.min(ctx.limits.maxStorageBufferBindingSize, ov.maxStorageBufferBindingSize);
+    if (ov.maxBufferSize !== undefined) ctx.limits.maxBufferSize = Math.min(ctx.limits.maxBufferSize, ov.maxBufferSize);
+    return ctx;
   }
 
   /** Whether the device is usable. */
@@ -178,6 +182,11 @@ export class GpuContext {
       if (err) throw toGpuError(err, what);
     }
     return result;
+  }
+
+  /** Drop a pending uncaptured error (used when a more precise error about its cause was already raised). */
+  discardPendingError(): void {
+    this.pendingError = null;
   }
 
   /** Called once when the context is destroyed (pools and caches register here). */

@@ -9,7 +9,7 @@
  * single command encoder and submits them once. Kernel parameters go into a uniform arena that is uploaded
  * with one `writeBuffer` just before the submit. Kernels never submit by themselves.
  */
-import { IrllrecError } from '../errors.js';
+import { GpuError, IrllrecError } from '../errors.js';
 import type { GpuContext } from './device.js';
 import { type ParamFields, type ParamsLayout, paramsLayout, writeParams } from './layouts.js';
 import { Profiler } from './profiler.js';
@@ -50,12 +50,14 @@ fn flat_workgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y 
 interface DeviceCache {
   pipelines: Map<string, GPUComputePipeline>;
   layouts: Map<string, GPUBindGroupLayout>;
+  /** Compilation checks not yet awaited: each resolves to an error message naming the kernel, or null. */
+  compileChecks: Promise<string | null>[];
 }
 const caches = new WeakMap<GPUDevice, DeviceCache>();
 function cacheFor(device: GPUDevice): DeviceCache {
   let c = caches.get(device);
   if (!c) {
-    c = { pipelines: new Map(), layouts: new Map() };
+    c = { pipelines: new Map(), layouts: new Map(), compileChecks: [] };
     caches.set(device, c);
   }
   return c;
@@ -108,12 +110,17 @@ export class Kernel<F extends ParamFields = ParamFields> {
     const key = `${this.id}|${ckey}`;
     let p = cache.pipelines.get(key);
     if (!p) {
+      // Compile inside an error scope so that a WGSL or layout error is reported once, with the kernel's
+      // name, by the next flush/readback (see `takeCompileErrors`), instead of as console noise.
+      device.pushErrorScope('validation');
       const module = device.createShaderModule({ label: this.name, code: this.code });
       p = device.createComputePipeline({
         label: this.name,
         layout: device.createPipelineLayout({ label: this.name, bindGroupLayouts: [this.bindGroupLayout(device)] }),
         compute: { module, entryPoint: this.entryPoint, constants },
       });
+      const name = this.name;
+      cache.compileChecks.push(device.popErrorScope().then((e) => (e ? `kernel '${name}' failed to compile: ${e.message}` : null)));
       cache.pipelines.set(key, p);
     }
     return p;
@@ -123,6 +130,14 @@ export class Kernel<F extends ParamFields = ParamFields> {
   get source(): string {
     return this.code;
   }
+}
+
+/** Await the compilation checks of kernels created so far on `device`; returns the first failure's message. */
+export async function takeCompileErrors(device: GPUDevice): Promise<string | null> {
+  const c = caches.get(device);
+  if (!c || c.compileChecks.length === 0) return null;
+  const results = await Promise.all(c.compileChecks.splice(0));
+  return results.find((r) => r !== null) ?? null;
 }
 
 const ARENA_CHUNK = 64 * 1024;
@@ -310,7 +325,17 @@ export class Recorder {
   async flush(): Promise<void> {
     this.submit();
     await this.ctx.device.queue.onSubmittedWorkDone();
+    await this.checkCompiled('flush');
     this.ctx.check('flush');
+  }
+
+  /** Throw a `GpuError` naming the kernel if a pipeline created so far failed to compile. */
+  async checkCompiled(where: string): Promise<void> {
+    const msg = await takeCompileErrors(this.ctx.device);
+    if (msg) {
+      this.ctx.discardPendingError(); // the failed pipeline's consequences (invalid command buffer)
+      throw new GpuError(`${where}: ${msg}`);
+    }
   }
 
   destroy(): void {

@@ -23,6 +23,7 @@ export async function readBuffer(rec: Recorder, buffer: GPUBuffer, byteOffset: n
       rec.ctx.check(`readBuffer(${buffer.label})`);
       throw e;
     }
+    await rec.checkCompiled(`readBuffer(${buffer.label})`);
     rec.ctx.check(`readBuffer(${buffer.label})`);
     return staging.getMappedRange().slice(0);
   } finally {

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { createBackend as createCoreBackend } from '../../src/backend.js';
+import { DeviceLostError, IrllrecError } from '../../src/errors.js';
+import { Kernel, grid1d } from '../../src/gpu/kernel.js';
+import { createBackend, createGpuContext, nodeGpu } from '../../src/node/index.js';
+import { matmul } from '../../src/ops/dense.js';
+import { spmm, csrTensor } from '../../src/ops/spmm.js';
+import { CpuBackend, WebGpuBackend } from '../../src/ops/tensor.js';
+
+describe('GPU runtime', () => {
+  it('requests the adapter’s real limits, not the WebGPU defaults', async () => {
+    const adapter = (await nodeGpu().requestAdapter())!;
+    const ctx = await createGpuContext();
+    expect(ctx.limits.maxStorageBufferBindingSize).toBe(Number(adapter.limits.maxStorageBufferBindingSize));
+    expect(ctx.limits.maxBufferSize).toBe(Number(adapter.limits.maxBufferSize));
+    expect(ctx.adapter.name.length).toBeGreaterThan(0);
+    ctx.destroy();
+  });
+
+  it('a tensor over maxStorageBufferBindingSize fails up front with its name and the limit', async () => {
+    const be = (await createBackend({ backend: 'webgpu', limitOverrides: { maxStorageBufferBindingSize: 1 << 20 } })) as WebGpuBackend;
+    expect(be.ctx.limits.maxStorageBufferBindingSize).toBe(1 << 20);
+    let err: unknown;
+    try {
+      be.zeros([1 << 16, 8], 'f32', 'item_embeddings');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(IrllrecError);
+    expect((err as IrllrecError).code).toBe('limit');
+    expect((err as Error).message).toMatch(/item_embeddings: 2097152 bytes exceeds this device's maxStorageBufferBindingSize \(1048576 bytes\)/);
+    be.destroy();
+  });
+
+  it('a WGSL error becomes an exception naming the kernel, not console noise', async () => {
+    const be = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+    const broken = new Kernel({ name: 'broken_kernel', code: '@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }', storage: [] });
+    be.recorder.dispatch(broken, [], null, grid1d(1));
+    await expect(be.flush()).rejects.toThrow(/kernel 'broken_kernel' failed to compile/);
+    be.destroy();
+  });
+
+  it('a lost device surfaces as DeviceLostError on the next call', async () => {
+    const be = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+    const t = be.tensor([1, 2], [2]);
+    be.device.destroy();
+    await be.device.lost;
+    await expect(be.read(t)).rejects.toBeInstanceOf(DeviceLostError);
+    be.destroy();
+  });
+
+  it('disposing every tensor returns every buffer to the pool, and destroy() releases the pool', async () => {
+    const be = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+    for (let round = 0; round < 3; round++) {
+      const a = be.tensor(new Float32Array(64 * 48).fill(0.5), [64, 48]);
+      const b = be.tensor(new Float32Array(48 * 17).fill(0.25), [48, 17]);
+      const c = be.zeros([64, 17]);
+      matmul(be, a, b, c);
+      const A = csrTensor(be, { rows: 3, cols: 64, rowPtr: Uint32Array.of(0, 1, 1, 3), colIdx: Uint32Array.of(5, 0, 63) });
+      const y = be.zeros([3, 17]);
+      spmm(be, A, c, y);
+      const out = await be.read(y);
+      expect(out[0]).toBeCloseTo(48 * 0.125, 4);
+      for (const t of [a, b, c, y, A.rowPtr, A.colIdx]) t.dispose();
+      expect(be.poolStats.liveBuffers).toBe(0);
+      expect(be.liveTensorCount).toBe(0);
+    }
+    // Buffers are reused across rounds instead of created anew.
+    expect(be.poolStats.reused).toBeGreaterThan(0);
+    const created = be.poolStats.created;
+    expect(created).toBeLessThanOrEqual(12);
+    be.destroy();
+    expect(be.poolStats.pooledBuffers).toBe(0);
+    expect(be.poolStats.liveBuffers).toBe(0);
+  });
+
+  it('falls back to the CPU backend with one notice when there is no adapter', async () => {
+    const notices: string[] = [];
+    const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
+    const be = await createCoreBackend({ gpu: noAdapter, onNotice: (m) => notices.push(m) });
+    expect(be).toBeInstanceOf(CpuBackend);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/no adapter.*CPU backend/);
+    await expect(createCoreBackend({ gpu: noAdapter, backend: 'webgpu' })).rejects.toThrow(/no adapter/);
+  });
+});
