@@ -1,0 +1,292 @@
+/**
+ * Dense linear algebra for the text MLPs (spec §5.1, §13.2): `f(x) = LeakyReLU_0.01(x·W1ᵀ + b1)·W2ᵀ + b2`
+ * and its backward.
+ *
+ *   forward   H = X·W1ᵀ + b1        matmul(be, X, W1, H, { transB: true, bias: b1 })
+ *             Aa = LeakyReLU(H)     leakyRelu(be, H, Aa)  (or fused: activation: 'leaky_relu')
+ *             O = Aa·W2ᵀ + b2       matmul(be, Aa, W2, O, { transB: true, bias: b2 })
+ *   backward  ∂W2 = gOᵀ·Aa          matmul(be, gO, Aa, dW2, { transA: true, accumulate: true })
+ *             ∂b2 = Σ_rows gO       sumRows(be, gO, db2, { accumulate: true })
+ *             gA = gO·W2            matmul(be, gO, W2, gA)
+ *             gH = gA ⊙ LReLU'(H)   leakyReluBackward(be, H, gA, gH)
+ *             ∂W1 = gHᵀ·X           matmul(be, gH, X, dW1, { transA: true, accumulate: true })
+ *             ∂b1 = Σ_rows gH       sumRows(be, gH, db1, { accumulate: true })
+ *
+ * Kernels: `shaders/matmul.wgsl` (tiled GEMM, all four transpose combinations, fused bias / accumulate /
+ * LeakyReLU epilogue), `shaders/leaky_relu.wgsl`, `shaders/sum_rows.wgsl`.
+ */
+import leakyReluWgsl from '../../shaders/leaky_relu.wgsl';
+import matmulWgsl from '../../shaders/matmul.wgsl';
+import sumRowsWgsl from '../../shaders/sum_rows.wgsl';
+import { IrllrecError } from '../errors.js';
+import { Kernel, grid1d } from '../gpu/kernel.js';
+import { type Backend, type FloatArray, type Tensor, asGpu, expectDtype, expectFinite, expectSameBackend, expectShape } from './tensor.js';
+
+/** The LeakyReLU slope of the IRLLRec MLPs. */
+export const LEAKY_RELU_SLOPE = 0.01;
+
+export interface MatmulOptions {
+  /** a is [K, M] and op(a) = aᵀ. */
+  transA?: boolean;
+  /** b is [N, K] (PyTorch weight layout) and op(b) = bᵀ. */
+  transB?: boolean;
+  /** [N], added to every row. */
+  bias?: Tensor | null;
+  activation?: 'none' | 'leaky_relu';
+  /** LeakyReLU slope (default 0.01). */
+  slope?: number;
+  /** c += op(a)·op(b) (+ bias) instead of c = …; not combinable with an activation. */
+  accumulate?: boolean;
+}
+
+/** Options of the CPU twin: host arrays instead of tensors. */
+export interface MatmulCpuOptions {
+  transA?: boolean;
+  transB?: boolean;
+  bias?: ArrayLike<number> | null;
+  activation?: 'none' | 'leaky_relu';
+  slope?: number;
+  accumulate?: boolean;
+}
+
+const matmulKernel = new Kernel({
+  name: 'matmul',
+  code: matmulWgsl,
+  storage: ['read', 'read', 'read', 'rw'],
+  params: { m: 'u32', n: 'u32', k: 'u32', trans_a: 'u32', trans_b: 'u32', has_bias: 'u32', beta: 'u32', act: 'u32', slope: 'f32' },
+});
+/** Output tile of `matmul.wgsl`: rows × columns. */
+const MATMUL_TILE_ROWS = 128;
+const MATMUL_TILE_COLS = 64;
+
+function expectMatrix(op: string, name: string, t: Tensor): void {
+  if (t.shape.length !== 2) throw new IrllrecError('shape', `${op}: ${name} ('${t.label}') must be 2-D, got shape [${t.shape.join(', ')}]`);
+  expectDtype(op, name, t, 'f32');
+}
+
+function slopeOf(op: string, slope: number | undefined): number {
+  const s = slope ?? LEAKY_RELU_SLOPE;
+  expectFinite(op, 'slope', s);
+  return s;
+}
+
+/**
+ * c[M×N] = act(op(a)·op(b) + bias); op(a) is a [M,K] (or aᵀ when a is [K,M] with transA), op(b) is [K,N]
+ * (or bᵀ when b is [N,K] with transB). bias is [N] (broadcast over rows). accumulate: c += op(a)·op(b) (+ bias);
+ * accumulate with activation is an error. c must be a tensor distinct from a, b and bias.
+ */
+export function matmul(be: Backend, a: Tensor, b: Tensor, c: Tensor, opts: MatmulOptions = {}): void {
+  const op = 'matmul';
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const bias = opts.bias ?? null;
+  const activation = opts.activation ?? 'none';
+  const accumulate = opts.accumulate ?? false;
+  expectSameBackend(op, be, a, b, c, bias);
+  expectMatrix(op, 'a', a);
+  expectMatrix(op, 'b', b);
+  expectMatrix(op, 'c', c);
+  if (activation !== 'none' && activation !== 'leaky_relu') throw new IrllrecError('range', `${op}: unknown activation '${String(activation)}'`);
+  if (accumulate && activation !== 'none') {
+    throw new IrllrecError('range', `${op}: accumulate cannot be combined with activation '${activation}' (act(c + x) ≠ c + act(x))`);
+  }
+  const slope = slopeOf(op, opts.slope);
+  const [m, k] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  const [kb, n] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (kb !== k) {
+    throw new IrllrecError(
+      'shape',
+      `${op}: inner dimensions differ: op(a) ('${a.label}'${transA ? 'ᵀ' : ''}) is ${m}×${k}, op(b) ('${b.label}'${transB ? 'ᵀ' : ''}) is ${kb}×${n}`,
+    );
+  }
+  expectShape(op, 'c', c, [m, n]);
+  if (bias) {
+    expectShape(op, 'bias', bias, [n]);
+    expectDtype(op, 'bias', bias, 'f32');
+  }
+  if (c === a || c === b || c === bias) throw new IrllrecError('range', `${op}: c ('${c.label}') must not be an input tensor`);
+
+  if (be.kind === 'cpu') {
+    matmulCpu(a.f, b.f, c.f, m, n, k, { transA, transB, bias: bias?.f ?? null, activation, slope, accumulate });
+    return;
+  }
+  const g = asGpu(be);
+  g.recorder.dispatch(
+    matmulKernel,
+    [a.buffer, b.buffer, (bias ?? a).buffer, c.buffer],
+    { m, n, k, trans_a: transA ? 1 : 0, trans_b: transB ? 1 : 0, has_bias: bias ? 1 : 0, beta: accumulate ? 1 : 0, act: activation === 'leaky_relu' ? 1 : 0, slope },
+    [Math.ceil(n / MATMUL_TILE_COLS), Math.ceil(m / MATMUL_TILE_ROWS), 1],
+  );
+}
+
+/**
+ * CPU twin of `matmul.wgsl` on row-major host arrays: c[m×n] = act(op(a)·op(b) + bias) (or c += …).
+ * Each output row is accumulated in float64 and stored once. Non-transposed b uses the i-k-j order (rows
+ * of b streamed contiguously); transposed b uses dot products of contiguous rows of op(a) and b.
+ */
+export function matmulCpu(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  c: FloatArray,
+  m: number,
+  n: number,
+  k: number,
+  opts: MatmulCpuOptions = {},
+): void {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const bias = opts.bias ?? null;
+  const leaky = (opts.activation ?? 'none') === 'leaky_relu';
+  const slope = opts.slope ?? LEAKY_RELU_SLOPE;
+  const accumulate = opts.accumulate ?? false;
+  const row = new Float64Array(n);
+  const aRow = new Float64Array(k); // op(a)[i, :]
+  for (let i = 0; i < m; i++) {
+    if (transA) for (let p = 0; p < k; p++) aRow[p] = a[p * m + i];
+    else for (let p = 0, base = i * k; p < k; p++) aRow[p] = a[base + p];
+    if (transB) {
+      // row[j] = Σ_p op(a)[i, p] · b[j, p]
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0, bj = j * k; p < k; p++) s += aRow[p] * b[bj + p];
+        row[j] = s;
+      }
+    } else {
+      row.fill(0);
+      for (let p = 0; p < k; p++) {
+        const aip = aRow[p];
+        for (let j = 0, bp = p * n; j < n; j++) row[j] += aip * b[bp + j];
+      }
+    }
+    const ci = i * n;
+    for (let j = 0; j < n; j++) {
+      let v = row[j];
+      if (bias) v += bias[j];
+      if (accumulate) v = c[ci + j] + v;
+      if (leaky && v < 0) v *= slope;
+      c[ci + j] = v;
+    }
+  }
+}
+
+const leakyReluKernel = new Kernel({
+  name: 'leaky_relu',
+  code: leakyReluWgsl,
+  storage: ['read', 'read', 'rw'],
+  params: { count: 'u32', mode: 'u32', g_is_out: 'u32', beta: 'u32', slope: 'f32' },
+});
+const ELEMENTWISE_WG = 256;
+
+function expectSameShape(op: string, name: string, t: Tensor, like: Tensor): void {
+  expectShape(op, name, t, like.shape);
+  expectDtype(op, name, t, 'f32');
+}
+
+/** y = x > 0 ? x : slope·x (element-wise, any shape; y must be a tensor distinct from x). */
+export function leakyRelu(be: Backend, x: Tensor, y: Tensor, opts: { slope?: number } = {}): void {
+  const op = 'leakyRelu';
+  expectSameBackend(op, be, x, y);
+  expectDtype(op, 'x', x, 'f32');
+  expectSameShape(op, 'y', y, x);
+  const slope = slopeOf(op, opts.slope);
+  if (x === y) throw new IrllrecError('range', `${op}: y must be a different tensor than x (or fuse the activation into matmul)`);
+  if (be.kind === 'cpu') {
+    leakyReluCpu(x.f, y.f, slope);
+    return;
+  }
+  const g = asGpu(be);
+  g.recorder.dispatch(
+    leakyReluKernel,
+    [x.buffer, x.buffer, y.buffer],
+    { count: x.size, mode: 0, g_is_out: 0, beta: 0, slope },
+    grid1d(Math.ceil(x.size / ELEMENTWISE_WG), g.ctx.limits.maxComputeWorkgroupsPerDimension),
+    { WG: ELEMENTWISE_WG },
+  );
+}
+
+/** CPU twin of the forward mode of `leaky_relu.wgsl`. */
+export function leakyReluCpu(x: ArrayLike<number>, y: FloatArray, slope = LEAKY_RELU_SLOPE): void {
+  for (let t = 0; t < y.length; t++) {
+    const v = x[t];
+    y[t] = v > 0 ? v : slope * v;
+  }
+}
+
+/**
+ * gIn = gOut ⊙ (h > 0 ? 1 : slope) (derivative at exactly 0 is slope); accumulate → gIn += ….
+ * h may be the pre-activation H or, for slope > 0, the activation LeakyReLU(H) (same sign). gIn may be gOut
+ * (in place), but not h.
+ */
+export function leakyReluBackward(be: Backend, h: Tensor, gOut: Tensor, gIn: Tensor, opts: { slope?: number; accumulate?: boolean } = {}): void {
+  const op = 'leakyReluBackward';
+  expectSameBackend(op, be, h, gOut, gIn);
+  expectDtype(op, 'h', h, 'f32');
+  expectSameShape(op, 'gOut', gOut, h);
+  expectSameShape(op, 'gIn', gIn, h);
+  const slope = slopeOf(op, opts.slope);
+  const accumulate = opts.accumulate ?? false;
+  if (gIn === h) throw new IrllrecError('range', `${op}: gIn must not be h ('${h.label}')`);
+  if (be.kind === 'cpu') {
+    leakyReluBackwardCpu(h.f, gOut.f, gIn.f, slope, accumulate);
+    return;
+  }
+  const g = asGpu(be);
+  const inPlace = gIn === gOut;
+  g.recorder.dispatch(
+    leakyReluKernel,
+    [h.buffer, inPlace ? h.buffer : gOut.buffer, gIn.buffer],
+    { count: h.size, mode: 1, g_is_out: inPlace ? 1 : 0, beta: accumulate ? 1 : 0, slope },
+    grid1d(Math.ceil(h.size / ELEMENTWISE_WG), g.ctx.limits.maxComputeWorkgroupsPerDimension),
+    { WG: ELEMENTWISE_WG },
+  );
+}
+
+/** CPU twin of the backward mode of `leaky_relu.wgsl` (gIn may alias gOut). */
+export function leakyReluBackwardCpu(h: ArrayLike<number>, gOut: ArrayLike<number>, gIn: FloatArray, slope = LEAKY_RELU_SLOPE, accumulate = false): void {
+  for (let t = 0; t < gIn.length; t++) {
+    const v = gOut[t] * (h[t] > 0 ? 1 : slope);
+    gIn[t] = accumulate ? gIn[t] + v : v;
+  }
+}
+
+const sumRowsKernel = new Kernel({
+  name: 'sum_rows',
+  code: sumRowsWgsl,
+  storage: ['read', 'rw'],
+  params: { rows: 'u32', cols: 'u32', beta: 'u32', scale: 'f32' },
+});
+/** Columns per workgroup of `sum_rows.wgsl`. */
+const SUM_ROWS_COLS = 16;
+
+/** out[c] = scale·Σ_r x[r,c] (bias gradients); x [R×C], out [C]; accumulate → out += …. */
+export function sumRows(be: Backend, x: Tensor, out: Tensor, opts: { scale?: number; accumulate?: boolean } = {}): void {
+  const op = 'sumRows';
+  expectSameBackend(op, be, x, out);
+  expectMatrix(op, 'x', x);
+  const [rows, cols] = x.shape;
+  expectShape(op, 'out', out, [cols]);
+  expectDtype(op, 'out', out, 'f32');
+  const scale = opts.scale ?? 1;
+  expectFinite(op, 'scale', scale);
+  const accumulate = opts.accumulate ?? false;
+  if (be.kind === 'cpu') {
+    sumRowsCpu(x.f, out.f, rows, cols, scale, accumulate);
+    return;
+  }
+  const g = asGpu(be);
+  g.recorder.dispatch(
+    sumRowsKernel,
+    [x.buffer, out.buffer],
+    { rows, cols, beta: accumulate ? 1 : 0, scale },
+    grid1d(Math.ceil(cols / SUM_ROWS_COLS), g.ctx.limits.maxComputeWorkgroupsPerDimension),
+  );
+}
+
+/** CPU twin of `sum_rows.wgsl` (sums in float64). */
+export function sumRowsCpu(x: ArrayLike<number>, out: FloatArray, rows: number, cols: number, scale = 1, accumulate = false): void {
+  const s = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0, base = r * cols; c < cols; c++) s[c] += x[base + c];
+  }
+  for (let c = 0; c < cols; c++) out[c] = accumulate ? out[c] + scale * s[c] : scale * s[c];
+}
