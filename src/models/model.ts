@@ -276,11 +276,13 @@ export class RecModel {
   // One step
 
   /**
-   * Every loss component for `batch` at the current parameters (no update). The teacher is used as it
-   * is (no EMA update), so repeated calls are deterministic for a given `noiseSeed`.
+   * Every loss component for `batch` at the current parameters (no parameter update). By default the
+   * teacher is used as it is, so repeated calls are deterministic for a given `noiseSeed`; with
+   * `updateTeacher` the step's EMA update is applied first, exactly as the reference's `cal_loss` does
+   * (the teacher then stays updated).
    */
-  async loss(batch: Batch, opts: StepOptions = {}): Promise<LossComponents> {
-    this.record(batch, { grads: false, updateTeacher: false, noiseSeed: opts.noiseSeed ?? this.stepSeed() });
+  async loss(batch: Batch, opts: StepOptions & { updateTeacher?: boolean } = {}): Promise<LossComponents> {
+    this.record(batch, { grads: false, updateTeacher: opts.updateTeacher ?? false, noiseSeed: opts.noiseSeed ?? this.stepSeed() });
     return this.readLosses();
   }
 

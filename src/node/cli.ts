@@ -9,7 +9,7 @@ import { syntheticDataset } from '../data/synthetic.js';
 import type { Dataset, Matrix } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { parseModelFile, serializeModel } from '../io/modelfile.js';
-import { MODEL_KINDS, type ModelKind } from '../models/config.js';
+import { MODEL_KINDS, type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
 import { RecModel } from '../models/model.js';
 import type { Backend } from '../ops/tensor.js';
 import { evaluate } from '../train/evaluate.js';
@@ -30,6 +30,7 @@ Usage:
 Common options:
   --json            print one JSON object with the results on stdout (progress stays on stderr)
   --backend B       webgpu | cpu | auto (default auto: WebGPU, else the CPU with a notice)
+  --config JSON     override model settings, e.g. '{"sslWeight":5e-4,"itmWeight":1e-4,"keepRate":1}'
 
 Defaults: the reference's batch 4096, lr 1e-3, up to 3000 epochs with early stopping; --synthetic uses
 batch 256, lr 5e-3, up to 30 epochs. --lr accepts a decimal number.
@@ -55,6 +56,20 @@ function fmt(x: number): string {
   if (x === 0) return '0';
   const a = Math.abs(x);
   return a >= 1e-3 && a < 1e4 ? x.toFixed(4) : x.toExponential(3);
+}
+
+/** `--config '{"sslWeight": 5e-4}'`: overrides of the model configuration (names as in ModelConfig). */
+function configOverrides(text: string): Partial<ModelConfig> {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (e) {
+    throw new IrllrecError('range', `--config is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!o || typeof o !== 'object' || Array.isArray(o)) throw new IrllrecError('range', '--config must be a JSON object');
+  const allowed = new Set(Object.keys(modelConfig('irllrec')));
+  for (const k of Object.keys(o)) if (!allowed.has(k) || k === 'kind') throw new IrllrecError('range', `--config: unknown or fixed field '${k}' (allowed: ${[...allowed].filter((a) => a !== 'kind').join(', ')})`);
+  return o as Partial<ModelConfig>;
 }
 
 /** Seeded random stand-ins for text embeddings (datasets whose LLM embeddings are not public). */
@@ -105,6 +120,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     maxSteps: values['max-steps'] !== undefined ? Number(values['max-steps']) : undefined,
     seed,
     init,
+    config: values.config ? configOverrides(String(values.config)) : undefined,
     onStep: (s) => progress(c, `epoch ${s.epoch} step ${s.step}/${s.stepsInEpoch}  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${((Date.now() - t0) / 1000).toFixed(1)}s`),
     onEpoch: (r: EpochReport) => {
       const val = r.val ? `  val recall@20 ${fmt(r.val['recall@20'])} ndcg@20 ${fmt(r.val['ndcg@20'])}${r.improved ? ' *' : ''}` : '';
@@ -142,7 +158,12 @@ async function loadModelFor(values: Record<string, unknown>, be: Backend, needDa
     throw new IrllrecError('shape', `${path} has ${file.numUsers} users / ${file.numItems} items but ${values.data} has ${ds.numUsers} / ${ds.numItems}`);
   }
   const graph = buildGraph({ numUsers: file.numUsers, numItems: file.numItems, train });
-  const model = RecModel.create(be, file.config, { numUsers: file.numUsers, numItems: file.numItems, graph, text: ds?.text, textDims: file.textDims });
+  // Files without irllrec metadata (e.g. exported from the authors' PyTorch code) get the reference preset
+  // of the dataset they are used with; --config overrides either.
+  let config = file.native || !ds ? file.config : modelConfig(file.config.kind, ds.name, { embeddingDim: file.config.embeddingDim, numIntents: file.config.numIntents });
+  if (values.config) config = { ...config, ...configOverrides(String(values.config)) };
+  validateConfig(config);
+  const model = RecModel.create(be, config, { numUsers: file.numUsers, numItems: file.numItems, graph, text: ds?.text, textDims: file.textDims });
   model.importParameters(file.tensors, path);
   return { model, file, ds, train };
 }
@@ -192,7 +213,8 @@ async function cmdLoss(values: Record<string, unknown>, c: Common) {
     pos.push(Number(f[1]));
     neg.push(Number(f[2]));
   });
-  const losses = await model.loss({ users: Uint32Array.from(users), pos: Uint32Array.from(pos), neg: Uint32Array.from(neg) }, { noiseSeed: Number(values.seed ?? 2023) });
+  // As the reference's cal_loss: the teacher's EMA update happens first, inside the loss computation.
+  const losses = await model.loss({ users: Uint32Array.from(users), pos: Uint32Array.from(pos), neg: Uint32Array.from(neg) }, { noiseSeed: Number(values.seed ?? 2023), updateTeacher: true });
   progress(c, Object.entries(losses).map(([k, v]) => `${k} ${fmt(v)}`).join('  '), true);
   model.dispose();
   be.destroy();
@@ -228,6 +250,7 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         backend: { type: 'string' },
+        config: { type: 'string' },
       },
       allowPositionals: false,
     });
