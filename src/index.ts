@@ -26,9 +26,10 @@ export { serializeModel, parseModelFile, type ModelFile } from './io/modelfile.j
 // Models and training
 export { modelConfig, MODEL_KINDS, LOSS_NAMES, type ModelConfig, type ModelKind, type LossComponents, type LossName } from './models/config.js';
 export { RecModel, type Batch, type ModelData, type StepOptions } from './models/model.js';
-export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport } from './train/trainer.js';
+export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport, type TrainerState, type FitCheckpointOptions } from './train/trainer.js';
 export { evaluate, type EvaluateOptions } from './train/evaluate.js';
 export { MetricAccumulator, metricKeys, type Metrics } from './train/metrics.js';
 
-// Serving
-export { recommendForUsers, type Recommendation } from './serve/recommend.js';
+// Serving and checkpoints
+export * from './serve/index.js';
+export * from './train/checkpoint.js';

@@ -35,6 +35,41 @@ export interface StepReport {
   losses: LossComponents;
 }
 
+/**
+ * The trainer's own state at an epoch boundary (what a checkpoint needs besides the model's tensors; see
+ * src/train/checkpoint.ts). Resuming from it continues the run exactly: same negatives, shuffles,
+ * evaluations and early-stopping decisions.
+ */
+export interface TrainerState {
+  /** Epochs completed: the next epoch to run. */
+  epoch: number;
+  /** Optimiser steps taken in total. */
+  steps: number;
+  /** State of the trainer's `Rng` (negatives, shuffles) at the start of epoch `epoch`. */
+  rngState: number;
+  /** Best validation Recall@20 so far (−Infinity before the first evaluation), its epoch and the patience count. */
+  best: number;
+  bestEpoch: number;
+  patience: number;
+  history: EpochReport[];
+}
+
+/** Checkpointing hooks of `fit`. */
+export interface FitCheckpointOptions {
+  /** Call `onCheckpoint` after every `every`-th completed epoch (default 1). */
+  every?: number;
+  /**
+   * Receives the trainer state, the model and the best snapshot so far (parameters and teacher by name,
+   * on the device; null before the first improvement). Awaited before training continues.
+   */
+  onCheckpoint?: (state: TrainerState, model: RecModel, snapshot: ReadonlyMap<string, Tensor> | null) => void | Promise<void>;
+  /**
+   * Continue from this state (pass the restored model as `init`): epochs start at `resume.epoch` and
+   * `epochs` counts from the beginning of the run. `snapshot` holds the best parameters by name.
+   */
+  resume?: TrainerState & { snapshot?: ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }> | null };
+}
+
 export interface FitOptions {
   /** Model kind, or a full config (default 'irllrec' with the dataset's preset). */
   model?: ModelKind | ModelConfig;
@@ -57,6 +92,8 @@ export interface FitOptions {
   /** Start from this model (fine-tuning) instead of a fresh one. */
   init?: RecModel;
   evaluation?: EvaluateOptions;
+  /** Checkpoint hooks and resuming (see `FitCheckpointOptions`). */
+  checkpoint?: FitCheckpointOptions;
 }
 
 export interface FitResult {
@@ -95,21 +132,27 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   const model = opts.init ?? createModel(be, data, { ...opts, seed });
   if (opts.lr !== undefined) model.adam = { ...model.adam, lr: opts.lr };
   const rng = new Rng(seed ^ 0x5eed);
+  const resume = opts.checkpoint?.resume;
+  const checkpointEvery = opts.checkpoint?.every ?? 1;
+  if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new IrllrecError('range', `fit: checkpoint.every must be a positive integer, got ${checkpointEvery}`);
+  if (resume) rng.state = resume.rngState;
   const userItems = userItemCsr(data.numUsers, data.numItems, data.train);
   const t0 = now();
-  const history: EpochReport[] = [];
-  let best = -Infinity;
-  let bestEpoch = -1;
-  let patience = 0;
-  let snapshot: Map<string, Tensor> | null = null;
-  let steps = 0;
-  let stoppedEarly = false;
+  const history: EpochReport[] = resume ? [...resume.history] : [];
+  let best = resume?.best ?? -Infinity;
+  let bestEpoch = resume?.bestEpoch ?? -1;
+  let patience = resume?.patience ?? 0;
+  let snapshot: Map<string, Tensor> | null = resume?.snapshot ? snapshotFromHost(model, resume.snapshot) : null;
+  let steps = resume?.steps ?? 0;
+  // A resumed run whose checkpoint was taken at its stopping point stops again without training.
+  let stoppedEarly = resume !== undefined && patienceLimit > 0 && patience >= patienceLimit;
+  const stepsDone = resume !== undefined && opts.maxSteps !== undefined && steps >= opts.maxSteps;
   let aborted = false;
   const count = data.train.users.length;
   const hasVal = data.val.users.length > 0;
 
   try {
-    outer: for (let epoch = 0; epoch < epochs; epoch++) {
+    outer: for (let epoch = stoppedEarly || stepsDone ? epochs : (resume?.epoch ?? 0); epoch < epochs; epoch++) {
       const te = now();
       const negatives = sampleNegatives(rng, data.numItems, data.train, userItems);
       const batches = epochBatches(rng, count, batchSize);
@@ -160,6 +203,10 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
       report.seconds = (now() - te) / 1000;
       history.push(report);
       opts.onEpoch?.(report);
+      // A checkpoint only at the end of a whole epoch (one cut short by maxSteps could not be resumed exactly).
+      if (opts.checkpoint?.onCheckpoint && epochSteps === batches.length && (epoch + 1) % checkpointEvery === 0) {
+        await opts.checkpoint.onCheckpoint({ epoch: epoch + 1, steps, rngState: rng.state, best, bestEpoch, patience, history: [...history] }, model, snapshot);
+      }
       if (patienceLimit > 0 && patience >= patienceLimit) {
         stoppedEarly = true;
         break;
@@ -186,6 +233,13 @@ function takeSnapshot(model: RecModel, previous: Map<string, Tensor> | null): Ma
     }
     model.be.copy(t, s);
   }
+  return snap;
+}
+
+/** Snapshot tensors from host arrays (resuming). */
+function snapshotFromHost(model: RecModel, host: ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }>): Map<string, Tensor> {
+  const snap = new Map<string, Tensor>();
+  for (const [name, t] of host) snap.set(name, model.be.tensor(t.data, t.shape, 'f32', `snapshot.${name}`));
   return snap;
 }
 
