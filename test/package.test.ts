@@ -19,6 +19,19 @@ describe('package entries', () => {
     const text = r.outputFiles[0].text;
     expect(text).not.toMatch(/from\s*["']node:/);
     expect(text).not.toMatch(/require\(["'](fs|path|node:)/);
+    // Node globals break in the browser too (e.g. reading process.env in a kernel wrapper).
+    expect(text).not.toMatch(/\bprocess\.(env|argv|versions)/);
+  });
+
+  it('the built core (dist/index.js) reads no Node global', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const out = mkdtempSync(`${tmpdir()}/irllrec-dist-`);
+    execFileSync(process.execPath, ['.ci/build.mjs'], { env: { ...process.env, IRLLREC_DIST: out } });
+    const text = readFileSync(`${out}/index.js`, 'utf8');
+    expect(text).not.toMatch(/\bprocess\.(env|argv|versions)/);
+    expect(text).not.toMatch(/from\s*["']node:/);
   });
 
   it('every WGSL kernel is bundled as text into the core entry', async () => {
