@@ -4,8 +4,10 @@
 //
 // The rows of A (B×d), P (B×d) and C (M×d) are stacked into one output: hat rows [0, B) = Â,
 // [B, 2B) = P̂, [2B, 2B + M) = Ĉ, and nu likewise. ν is kept for the backward through ñ.
+// hat rows have stride dp = 32·ceil(d/32) ≥ d (the sweeps read them as vec4, 8 at a time), the columns [d, dp)
+// are written as 0: padded columns add nothing to any dot product.
 //
-// Bindings: 0 A, 1 P, 2 C (read), 3 hat ((2B + M)×d), 4 nu (2B + M), 5 params.
+// Bindings: 0 A, 1 P, 2 C (read), 3 hat ((2B + M)×dp), 4 nu (2B + M), 5 params.
 // Dispatch: grid1d(ceil((2B + M) / WG)).
 
 override WG: u32 = 64u;
@@ -30,6 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let r = flat_workgroup(wid, nwg) * WG + lid;
   if (r >= 2u * params.B + params.M) { return; }
   let d = params.d;
+  let dp = params.dp;
   var ss = 0.0;
   for (var k = 0u; k < d; k = k + 1u) {
     let v = load(r, k);
@@ -37,5 +40,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let n = sqrt(1e-8 + ss);
   nu[r] = n;
-  for (var k = 0u; k < d; k = k + 1u) { hat[r * d + k] = load(r, k) / n; }
+  for (var k = 0u; k < d; k = k + 1u) { hat[r * dp + k] = load(r, k) / n; }
+  for (var k = d; k < dp; k = k + 1u) { hat[r * dp + k] = 0.0; }
 }

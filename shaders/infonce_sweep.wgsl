@@ -1,41 +1,120 @@
 // InfoNCE gradients w.r.t. the raw anchors (mode 0) or the raw candidates (mode 1) (spec §4.3), as a
 // sweep of "held" rows against all "streamed" rows. The B×M weights are never stored.
 //
-// Inputs: the soft-normalised rows of `infonce_norm.wgsl` (hat rows [0, B) = â, [B, 2B) = p̂,
-// [2B, 2B + M) = ĉ), their norms ν, and lse_b from `infonce_fwd.wgsl`. With t = 1/τ, g = scale·t and
+// Inputs: the soft-normalised rows of `infonce_norm.wgsl` (row stride dp = 4·rv floats, zero-padded; hat rows
+// [0, B) = â, [B, 2B) = p̂, [2B, 2B + M) = ĉ), their norms ν, and lse_b from `infonce_fwd.wgsl`. With
+// t = 1/τ, g = scale·t and
 //   π_bm = exp(t·â_b·ĉ_m − lse_b)          (≤ 1 since lse_b ≥ max_m ℓ_bm: never overflows)
 // mode 0 (held = anchors b, streamed = candidates m):  ĝ_b = g·(Σ_m π_bm ĉ_m − p̂_b)
 // mode 1 (held = candidates m, streamed = anchors b):  ĝ_m = g·Σ_b π_bm â_b
 // then through ñ (v̂ = v/ν):  out[row] (+)= (ĝ − v̂(v̂·ĝ))/ν.
 //
-// Workgroup: RH held rows × L = 16 lanes (WG = 16·RH threads). Per tile of TS = 64 streamed rows, thread
-// (h, j) computes the weights of streamed rows j, j + L, j + 2L, j + 3L (4 dot products reuse each held
-// value) into sW; then the workgroup adds Σ_t sW[h][t]·stream[t][k] into the accumulators sAcc[h][k].
-// The width is staged DC = 32 columns at a time (row stride 33: no bank conflicts); sAcc holds RH·d ≤ 1024
-// floats (the host picks RH so: d ≤ 128 → RH = 8, …, d ≤ 1024 → RH = 1).
+// Layout (d ≤ 32: dp = 32, rv = DV = 8 vec4 per row, CHUNKED = false; see `infonce_fwd.wgsl`): each
+// invocation holds RH rows (w0 + lid + WG·r, r < RH) and their accumulators Σ π·streamed in registers; the
+// streamed rows are staged TS at a time in workgroup memory and each streamed vec4 read feeds the logits and
+// the accumulators of RH rows. Each tile's share is summed on its own and then added (blocked summation:
+// long sums round like the earlier tiled kernel's). The accumulators then go through workgroup memory (the
+// held-row staging) to a row-per-invocation epilogue.
+// d > 32 (CHUNKED = true): one held row per invocation, rows read from storage in rolled loops; one sweep per
+// output chunk of cw = 8 vec4 (the logits are recomputed over the whole row); each output chunk is written as
+// base + ĝ/ν and, once v̂·ĝ is complete, corrected by − v̂(v̂·ĝ)/ν (the same sum, in another order).
 //
-// Bindings: 0 hat, 1 nu, 2 lse (read), 3 out (rows × d, read-write), 4 params. beta = 1 adds into out.
-// Dispatch: grid1d(ceil(held rows / RH)) workgroups of WG threads.
+// Bindings: 0 hat (vec4 view), 1 nu, 2 lse (read), 3 out (rows × d, read-write), 4 params.
+// beta = 1 adds into out. Dispatch: grid1d(ceil(held rows / (WG·RH))) workgroups of WG threads.
 
-override RH: u32 = 8u;
-override WG: u32 = 128u; // 16·RH
-const L: u32 = 16u;
-const TS: u32 = 64u;     // 4·L
-const DC: u32 = 32u;
-const ST: u32 = 33u;     // DC + 1
-const WS: u32 = 65u;     // TS + 1
+override WG: u32 = 64u;
+override RH: u32 = 1u;           // held rows per invocation (≤ 16, WG·RH ≤ 64)
+override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, ≤ 8); vec4 per output chunk when CHUNKED
+override CHUNKED: bool = false;  // rows wider than 32 columns
+const TS: u32 = 32u;             // streamed rows per staged tile
 
-@group(0) @binding(0) var<storage, read> hat: array<f32>;
+@group(0) @binding(0) var<storage, read> hat: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> nu: array<f32>;
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-var<workgroup> sH: array<f32, 264>;    // 8·ST: held columns [k0, k0 + DC)
-var<workgroup> sS: array<f32, 2112>;   // TS·ST: streamed tile columns [k0, k0 + DC)
-var<workgroup> sW: array<f32, 520>;    // 8·WS: weights π of the tile
-var<workgroup> sAcc: array<f32, 1024>; // RH·d accumulators, later ĝ
-var<workgroup> sDot: array<f32, 8>;    // v̂·ĝ
+var<workgroup> sHeld: array<vec4<f32>, 512>;  // [WG·RH held rows][DV]; later their ĝ
+var<workgroup> sTile: array<vec4<f32>, 256>;  // [TS streamed rows][DV]
+var<workgroup> sLse: array<f32, TS>;          // mode 1: lse of the streamed anchors
+
+// c + x·y, accumulated component by component.
+fn dot_acc(x: vec4<f32>, y: vec4<f32>, c: f32) -> f32 {
+  return fma(x.w, y.w, fma(x.z, y.z, fma(x.y, y.y, fma(x.x, y.x, c))));
+}
+
+struct Roles {
+  nHeld: u32,
+  heldRow0: u32,   // first held row in hat
+  nStream: u32,
+  streamRow0: u32, // first streamed row in hat
+}
+
+fn roles() -> Roles {
+  let B = params.B;
+  if (params.mode == 0u) { return Roles(B, 0u, params.M, 2u * B); }
+  return Roles(params.M, 2u * B, B, 0u);
+}
+
+// Rows wider than one chunk: one held row per invocation, everything read from storage. The loops over the
+// vec4 of a chunk run to cw = rv / nch (= DV, but not a compile-time constant): rolled, they keep this
+// fallback small to compile.
+fn main_chunked(lid: u32, w0: u32) {
+  let B = params.B;
+  let D = params.d;
+  let t = params.inv_tau;
+  let g = params.scale * t;
+  let modeA = params.mode == 0u;
+  let ro = roles();
+  let rv = params.dp / 4u;
+  let nch = rv / DV;
+  let cw = rv / nch;
+  let hr = min(w0 + lid, ro.nHeld - 1u);
+  let hb = (ro.heldRow0 + hr) * rv;
+  let live = w0 + lid < ro.nHeld;
+  var lseHeld = 0.0;
+  if (modeA) { lseHeld = lse[hr]; }
+  let inv = 1.0 / nu[ro.heldRow0 + hr];
+  var vg = 0.0;  // v̂·ĝ over the chunks done
+  for (var oc = 0u; oc < nch; oc = oc + 1u) {
+    let oo = oc * cw;
+    var acc: array<vec4<f32>, 8>;
+    for (var q = 0u; q < cw; q = q + 1u) { acc[q] = vec4<f32>(0.0); }
+    for (var s = 0u; s < ro.nStream; s = s + 1u) {
+      let sb = (ro.streamRow0 + s) * rv;
+      var l = 0.0;
+      for (var q = 0u; q < rv; q = q + 1u) { l = dot_acc(hat[hb + q], hat[sb + q], l); }
+      var sub = lseHeld;
+      if (!modeA) { sub = lse[s]; }
+      let p = exp(l * t - sub);
+      for (var q = 0u; q < cw; q = q + 1u) { acc[q] = fma(vec4<f32>(p), hat[sb + oo + q], acc[q]); }
+    }
+    for (var q = 0u; q < cw; q = q + 1u) {
+      var v = g * acc[q];
+      if (modeA) { v = v - g * hat[(B + hr) * rv + oo + q]; }
+      vg = vg + dot(hat[hb + oo + q], v);
+      if (live) {
+        for (var c = 0u; c < 4u; c = c + 1u) {
+          let k = 4u * (oo + q) + c;
+          if (k < D) {
+            var x = v[c] * inv;
+            if (params.beta != 0u) { x = x + out[hr * D + k]; }
+            out[hr * D + k] = x;
+          }
+        }
+      }
+    }
+  }
+  if (live) {
+    for (var q = 0u; q < rv; q = q + 1u) {
+      let v = hat[hb + q] * (vg * inv);
+      for (var c = 0u; c < 4u; c = c + 1u) {
+        let k = 4u * q + c;
+        if (k < D) { out[hr * D + k] = out[hr * D + k] - v[c]; }
+      }
+    }
+  }
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -43,122 +122,111 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let B = params.B;
   let D = params.d;
   let t = params.inv_tau;
-  let modeA = params.mode == 0u;
-  var nHeldAll = params.M;
-  var heldRow0 = 2u * B;
-  var nStream = B;
-  var streamRow0 = 0u;
-  if (modeA) {
-    nHeldAll = B;
-    heldRow0 = 0u;
-    nStream = params.M;
-    streamRow0 = 2u * B;
-  }
-  let h0 = flat_workgroup(wid, nwg) * RH;
-  if (h0 >= nHeldAll) { return; }
-  let nH = min(RH, nHeldAll - h0);
-  let oneChunk = D <= DC;
-  let h = lid / L;
-  let j = lid % L;
-  var lseHeld = 0.0;
-  if (modeA && h < nH) { lseHeld = lse[h0 + h]; }
-  for (var o = lid; o < RH * D; o = o + WG) { sAcc[o] = 0.0; }
-
-  for (var s0 = 0u; s0 < nStream; s0 = s0 + TS) {
-    let nT = min(TS, nStream - s0);
-    var d0 = 0.0;
-    var d1 = 0.0;
-    var d2 = 0.0;
-    var d3 = 0.0;
-    for (var k0 = 0u; k0 < D; k0 = k0 + DC) {
-      let kc = min(DC, D - k0);
-      workgroupBarrier(); // the previous readers of sH / sS / sW are done
-      if (s0 == 0u || !oneChunk) {
-        for (var o = lid; o < RH * DC; o = o + WG) {
-          let r = o / DC;
-          let k = o % DC;
-          var v = 0.0;
-          if (r < nH && k < kc) { v = hat[(heldRow0 + h0 + r) * D + k0 + k]; }
-          sH[r * ST + k] = v;
-        }
-      }
-      for (var o = lid; o < TS * DC; o = o + WG) {
-        let r = o / DC;
-        let k = o % DC;
-        var v = 0.0;
-        if (r < nT && k < kc) { v = hat[(streamRow0 + s0 + r) * D + k0 + k]; }
-        sS[r * ST + k] = v;
-      }
-      workgroupBarrier();
-      for (var k = 0u; k < kc; k = k + 1u) {
-        let hv = sH[h * ST + k];
-        d0 = d0 + hv * sS[j * ST + k];
-        d1 = d1 + hv * sS[(j + L) * ST + k];
-        d2 = d2 + hv * sS[(j + 2u * L) * ST + k];
-        d3 = d3 + hv * sS[(j + 3u * L) * ST + k];
-      }
-    }
-    // π for the 4 streamed rows of this thread (0 outside the tile or for missing held rows).
-    var dots = array<f32, 4>(d0, d1, d2, d3);
-    for (var i = 0u; i < 4u; i = i + 1u) {
-      let r = j + i * L;
-      var w = 0.0;
-      if (r < nT && h < nH) {
-        var sub = lseHeld;
-        if (!modeA) { sub = lse[s0 + r]; }
-        w = exp(dots[i] * t - sub);
-      }
-      sW[h * WS + r] = w;
-    }
-    for (var k0 = 0u; k0 < D; k0 = k0 + DC) {
-      let kc = min(DC, D - k0);
-      if (!oneChunk) {
-        workgroupBarrier(); // the logit phase is done with sS
-        for (var o = lid; o < TS * DC; o = o + WG) {
-          let r = o / DC;
-          let k = o % DC;
-          var v = 0.0;
-          if (r < nT && k < kc) { v = hat[(streamRow0 + s0 + r) * D + k0 + k]; }
-          sS[r * ST + k] = v;
-        }
-      }
-      workgroupBarrier(); // sW (and sS) complete
-      // RH·DC = 2·WG outputs of this chunk: thread lid owns lid and lid + WG. When WG is a multiple of DC
-      // (RH ≥ 2) both share the column k, so each streamed value is loaded once for two rows.
-      let r1 = lid / DC;
-      let k1 = lid % DC;
-      let r2 = (lid + WG) / DC;
-      let k2 = select((lid + WG) % DC, k1, WG % DC == 0u);
-      var acc1 = 0.0;
-      var acc2 = 0.0;
-      for (var q = 0u; q < nT; q = q + 1u) {
-        acc1 = acc1 + sW[r1 * WS + q] * sS[q * ST + k1];
-        acc2 = acc2 + sW[r2 * WS + q] * sS[q * ST + k2];
-      }
-      if (k1 < kc) { sAcc[r1 * D + k0 + k1] = sAcc[r1 * D + k0 + k1] + acc1; }
-      if (k2 < kc) { sAcc[r2 * D + k0 + k2] = sAcc[r2 * D + k0 + k2] + acc2; }
-    }
-  }
-  workgroupBarrier();
-
   let g = params.scale * t;
-  for (var o = lid; o < nH * D; o = o + WG) {
-    var v = g * sAcc[o];
-    if (modeA) { v = v - g * hat[(B + h0) * D + o]; } // − g·p̂_b
-    sAcc[o] = v;
+  let modeA = params.mode == 0u;
+  let ro = roles();
+  let nHW = WG * RH;  // held rows per workgroup
+  let w0 = flat_workgroup(wid, nwg) * nHW;
+  if (w0 >= ro.nHeld) { return; }
+  if (CHUNKED) {
+    main_chunked(lid, w0);
+    return;
+  }
+  let rv = params.dp / 4u;  // = DV
+  let hv0 = ro.heldRow0 * rv;
+  let sv0 = ro.streamRow0 * rv;
+
+  // Held rows → workgroup memory (rows clamped to nHeld − 1) → registers.
+  for (var e = lid; e < nHW * DV; e = e + WG) { sHeld[e] = hat[hv0 + min(w0 + e / DV, ro.nHeld - 1u) * rv + e % DV]; }
+  workgroupBarrier();
+  // With RH > 1 the copies into and out of the register arrays run to nCopy = RH·rv, rv from params, so they
+  // stay rolled: on CPU Vulkan every per-invocation access of workgroup memory expands into one per SIMD lane
+  // and component, and unrolled copies make the shader slow to compile. With one row per invocation (GPUs)
+  // they run to the constant DV and unroll, so the arrays can stay in registers.
+  let nCopy = select(RH * rv, DV, RH == 1u);
+  var h: array<vec4<f32>, 128>;    // [r][q]
+  var acc: array<vec4<f32>, 128>;  // [r][q] Σ π·streamed
+  var lseHeld: array<f32, 16>;
+  for (var e = 0u; e < nCopy; e = e + 1u) {
+    let r = e / DV;
+    let q = e % DV;
+    h[r * 8u + q] = sHeld[(lid + WG * r) * DV + q];
+    acc[r * 8u + q] = vec4<f32>(0.0);
+  }
+  for (var r = 0u; r < RH; r = r + 1u) {
+    lseHeld[r] = 0.0;
+    if (modeA) { lseHeld[r] = lse[min(w0 + lid + WG * r, ro.nHeld - 1u)]; }
+  }
+
+  for (var s0 = 0u; s0 < ro.nStream; s0 = s0 + TS) {
+    let nT = min(TS, ro.nStream - s0);
+    workgroupBarrier();  // the previous tile is consumed
+    for (var e = lid; e < nT * DV; e = e + WG) { sTile[e] = hat[sv0 + s0 * rv + e]; }
+    if (!modeA) {
+      for (var e = lid; e < nT; e = e + WG) { sLse[e] = lse[s0 + e]; }
+    }
+    workgroupBarrier();
+    // This tile's share, summed on its own and then added (blocked summation).
+    var tacc: array<vec4<f32>, 128>;
+    for (var r = 0u; r < RH; r = r + 1u) {
+      for (var q = 0u; q < DV; q = q + 1u) { tacc[r * 8u + q] = vec4<f32>(0.0); }
+    }
+    for (var s = 0u; s < nT; s = s + 1u) {
+      var l: array<f32, 16>;
+      var cv: array<vec4<f32>, 8>;
+      for (var r = 0u; r < RH; r = r + 1u) { l[r] = 0.0; }
+      for (var q = 0u; q < DV; q = q + 1u) {
+        cv[q] = sTile[s * DV + q];
+        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * 8u + q], cv[q], l[r]); }
+      }
+      var sub = 0.0;
+      if (!modeA) { sub = sLse[s]; }
+      var p: array<f32, 16>;
+      for (var r = 0u; r < RH; r = r + 1u) {
+        var u = sub;
+        if (modeA) { u = lseHeld[r]; }
+        p[r] = exp(l[r] * t - u);
+      }
+      for (var q = 0u; q < DV; q = q + 1u) {
+        for (var r = 0u; r < RH; r = r + 1u) { tacc[r * 8u + q] = fma(vec4<f32>(p[r]), cv[q], tacc[r * 8u + q]); }
+      }
+    }
+    for (var r = 0u; r < RH; r = r + 1u) {
+      for (var q = 0u; q < DV; q = q + 1u) { acc[r * 8u + q] = acc[r * 8u + q] + tacc[r * 8u + q]; }
+    }
+  }
+
+  // Σ π·streamed → workgroup memory, then one held row per invocation: ĝ, v̂·ĝ, back through ñ.
+  workgroupBarrier();
+  for (var e = 0u; e < nCopy; e = e + 1u) {
+    let r = e / DV;
+    let q = e % DV;
+    sHeld[(lid + WG * r) * DV + q] = acc[r * 8u + q];
   }
   workgroupBarrier();
-  if (lid < nH) {
-    var s = 0.0;
-    for (var k = 0u; k < D; k = k + 1u) { s = s + hat[(heldRow0 + h0 + lid) * D + k] * sAcc[lid * D + k]; }
-    sDot[lid] = s;
-  }
-  workgroupBarrier();
-  for (var o = lid; o < nH * D; o = o + WG) {
-    let r = o / D;
-    let i = h0 * D + o;
-    var v = (sAcc[o] - hat[heldRow0 * D + i] * sDot[r]) / nu[heldRow0 + h0 + r];
-    if (params.beta != 0u) { v = v + out[i]; }
-    out[i] = v;
+  for (var hl = lid; hl < nHW; hl = hl + WG) {
+    let row = w0 + hl;
+    if (row < ro.nHeld) {
+      let hb = (ro.heldRow0 + row) * rv;
+      var vg = 0.0;
+      for (var q = 0u; q < rv; q = q + 1u) {
+        var v = g * sHeld[hl * DV + q];
+        if (modeA) { v = v - g * hat[(B + row) * rv + q]; }  // − g·p̂_b
+        sHeld[hl * DV + q] = v;
+        vg = vg + dot(hat[hb + q], v);
+      }
+      let inv = 1.0 / nu[ro.heldRow0 + row];
+      for (var q = 0u; q < rv; q = q + 1u) {
+        let v = (sHeld[hl * DV + q] - hat[hb + q] * vg) * inv;
+        for (var c = 0u; c < 4u; c = c + 1u) {
+          let k = 4u * q + c;
+          if (k < D) {
+            var x = v[c];
+            if (params.beta != 0u) { x = x + out[row * D + k]; }
+            out[row * D + k] = x;
+          }
+        }
+      }
+    }
   }
 }

@@ -1,6 +1,9 @@
 // ssl_con, step 0: hard row normalisation  v̂_r = v_r / max(‖v_r‖₂, 1e-12)  (spec §0, n(x)).
 //
-// Bindings: 0 V (f32, rows×d), 1 Vhat (f32, rows×d, written), 2 norms (f32, rows, written: ‖v_r‖₂, kept for the
+// Vhat rows have stride dp = 32·ceil(d/32) ≥ d (the sweeps read them as vec4, 8 at a time); the columns [d, dp) are
+// written as 0, so padded columns add nothing to any dot product.
+//
+// Bindings: 0 V (f32, rows×d), 1 Vhat (f32, rows×dp, written), 2 norms (f32, rows, written: ‖v_r‖₂, kept for the
 //           backward, which branches on ‖v_r‖ > 1e-12), 3 params.
 // Dispatch: one thread per row, WG threads a workgroup, 1-D grid (grid1d).
 
@@ -17,6 +20,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let r = flat_workgroup(wid, nwg) * WG + lid;
   if (r >= params.rows) { return; }
   let d = params.d;
+  let dp = params.dp;
   let base = r * d;
   var ss = 0.0;
   for (var c = 0u; c < d; c = c + 1u) {
@@ -26,7 +30,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let nrm = sqrt(ss);
   let inv = 1.0 / max(nrm, 1e-12);
   for (var c = 0u; c < d; c = c + 1u) {
-    Vhat[base + c] = V[base + c] * inv;
+    Vhat[r * dp + c] = V[base + c] * inv;
   }
+  for (var c = d; c < dp; c = c + 1u) { Vhat[r * dp + c] = 0.0; }
   norms[r] = nrm;
 }

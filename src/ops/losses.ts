@@ -11,6 +11,9 @@
  * positive gradients, tiled over the candidates), `shaders/infonce_sweep.wgsl` (anchor gradients tiled over
  * the candidates, candidate gradients tiled over the anchors, both reusing the forward's log-sum-exp) and
  * `shaders/infonce_sum.wgsl` (per-row losses → the loss slot). The B×M logit matrix is never stored.
+ * The forward and the sweeps hold several rows per invocation in registers (see `infoNceTile`): on CPU
+ * Vulkan each value read from memory is a per-lane load, so the number of products per value read sets the
+ * speed.
  */
 import bprWgsl from '../../shaders/bpr.wgsl';
 import infonceFwdWgsl from '../../shaders/infonce_fwd.wgsl';
@@ -198,32 +201,46 @@ const normKernel = new Kernel({
   name: 'infonce_norm',
   code: infonceNormWgsl,
   storage: ['read', 'read', 'read', 'rw', 'rw'],
-  params: { B: 'u32', M: 'u32', d: 'u32' },
+  params: { B: 'u32', M: 'u32', d: 'u32', dp: 'u32' },
 });
 const fwdKernel = new Kernel({
   name: 'infonce_fwd',
   code: infonceFwdWgsl,
   storage: ['read', 'read', 'rw', 'rw', 'rw'],
-  params: { B: 'u32', M: 'u32', d: 'u32', inv_tau: 'f32', scale: 'f32', has_gp: 'u32', beta_p: 'u32' },
+  params: { B: 'u32', M: 'u32', d: 'u32', dp: 'u32', inv_tau: 'f32', scale: 'f32', has_gp: 'u32', beta_p: 'u32' },
 });
 const sweepKernel = new Kernel({
   name: 'infonce_sweep',
   code: infonceSweepWgsl,
   storage: ['read', 'read', 'read', 'rw'],
-  params: { B: 'u32', M: 'u32', d: 'u32', inv_tau: 'f32', scale: 'f32', mode: 'u32', beta: 'u32' },
+  params: { B: 'u32', M: 'u32', d: 'u32', dp: 'u32', inv_tau: 'f32', scale: 'f32', mode: 'u32', beta: 'u32' },
 });
 const NORM_WG = 64;
-/** Anchors per workgroup of `infonce_fwd.wgsl` (fixed in the shader). */
-const FWD_ROWS = 16;
-/** Accumulator floats per workgroup of `infonce_sweep.wgsl` (held rows × d). */
-const SWEEP_ACC_FLOATS = 1024;
+/** Widest row width accepted (the bound `infoNceSweepRows` documents). */
+const MAX_WIDTH = 1024;
 
 /**
- * Held rows per workgroup of the gradient sweep (`infonce_sweep.wgsl`) for row width d: the largest of
- * 8, 4, 2, 1 whose accumulators (rows·d floats) fit; null when d > 1024.
+ * Tiling of `infonce_fwd.wgsl` / `infonce_sweep.wgsl` for row width d. The normalised rows are stored with
+ * stride dp = 32·ceil(d/32) floats (zero padded). d ≤ 32: the 8 vec4 of a row are held in registers, RH rows
+ * per invocation, against candidate tiles staged in workgroup memory; d > 32: one row per invocation, read
+ * from storage (CHUNKED). So there are two pipelines per kernel, whatever d is.
+ * On CPU Vulkan (lavapipe: invocations are the lanes of one SIMD group and every storage or workgroup read is
+ * a per-lane load) one SIMD group of WG = 8 invocations holds RH = 8 rows each, so each streamed value read
+ * feeds 8 products; on GPUs the usual WG = 64, RH = 1.
+ */
+function infoNceTile(g: WebGpuBackend, d: number): { dp: number; consts: { WG: number; RH: number; DV: number; CHUNKED: number } } {
+  const cpu = g.ctx.adapter.isSoftware;
+  const dp = 32 * Math.ceil(d / 32);
+  return { dp, consts: { WG: cpu ? 8 : 64, RH: cpu && d <= 32 ? 8 : 1, DV: 8, CHUNKED: d > 32 ? 1 : 0 } };
+}
+
+/**
+ * The largest of 8, 4, 2, 1 rows whose width-d accumulators (rows·d floats) fit in 1024 floats; null when
+ * d > 1024, the widest row `infoNce` accepts. (The held-row count of an earlier gradient sweep; kept as the
+ * exported statement of the width limit. The current kernels choose their tiling in `infoNceTile`.)
  */
 export function infoNceSweepRows(d: number): number | null {
-  for (const rows of [8, 4, 2, 1]) if (rows * d <= SWEEP_ACC_FLOATS) return rows;
+  for (const rows of [8, 4, 2, 1]) if (rows * d <= MAX_WIDTH) return rows;
   return null;
 }
 
@@ -260,8 +277,7 @@ export function infoNce(be: Backend, a: Tensor, p: Tensor, c: Tensor, out: Tenso
   checkNoAlias(op, [['gA', gA], ['gP', gP], ['gC', gC]], [['a', a], ['p', p], ['c', c], ['out', out]]);
   if (gA && (gA === gP || gA === gC)) throw new IrllrecError('range', `${op}: gA must differ from gP and gC`);
   const accumulate = opts.accumulate ?? false;
-  const sweepRows = infoNceSweepRows(d);
-  if (sweepRows === null) throw new IrllrecError('limit', `${op}: row width d = ${d} is too wide (at most ${SWEEP_ACC_FLOATS})`);
+  if (d > MAX_WIDTH) throw new IrllrecError('limit', `${op}: row width d = ${d} is too wide (at most ${MAX_WIDTH})`);
 
   if (be.kind === 'cpu') {
     out.f[slot] += infoNceCpu(B, M, d, a.f, p.f, c.f, opts.tau, opts.scale, gA?.f ?? null, gP?.f ?? null, gC?.f ?? null, accumulate);
@@ -270,29 +286,31 @@ export function infoNce(be: Backend, a: Tensor, p: Tensor, c: Tensor, out: Tenso
   const g = asGpu(be);
   const maxDim = g.ctx.limits.maxComputeWorkgroupsPerDimension;
   const R = 2 * B + M;
-  const hat = scratch(g, R * d, 'infoNce.hat');
+  const { dp, consts: tile } = infoNceTile(g, d);
+  const hat = scratch(g, R * dp, 'infoNce.hat');
   const nu = scratch(g, R, 'infoNce.nu');
   const lse = scratch(g, B, 'infoNce.lse');
   const rowLoss = scratch(g, B, 'infoNce.rowLoss');
   // Writable bindings may not alias (WebGPU validation): an unused gP gets its own tiny buffer.
   const unused = gP ? null : scratch(g, 1, 'infoNce.unused');
   const invTau = 1 / opts.tau;
-  const sweep = { WG: 16 * sweepRows, RH: sweepRows };
+  const heldPerGroup = tile.WG * tile.RH;
 
-  g.recorder.dispatch(normKernel, [a.buffer, p.buffer, c.buffer, hat, nu], { B, M, d }, grid1d(Math.ceil(R / NORM_WG), maxDim), { WG: NORM_WG });
+  g.recorder.dispatch(normKernel, [a.buffer, p.buffer, c.buffer, hat, nu], { B, M, d, dp }, grid1d(Math.ceil(R / NORM_WG), maxDim), { WG: NORM_WG });
   g.recorder.dispatch(
     fwdKernel,
     [hat, nu, lse, rowLoss, gP?.buffer ?? (unused as GPUBuffer)],
-    { B, M, d, inv_tau: invTau, scale: opts.scale, has_gp: gP ? 1 : 0, beta_p: accumulate ? 1 : 0 },
-    grid1d(Math.ceil(B / FWD_ROWS), maxDim),
+    { B, M, d, dp, inv_tau: invTau, scale: opts.scale, has_gp: gP ? 1 : 0, beta_p: accumulate ? 1 : 0 },
+    grid1d(Math.ceil(B / heldPerGroup), maxDim),
+    tile,
   );
   if (gA) {
     g.recorder.dispatch(
       sweepKernel,
       [hat, nu, lse, gA.buffer],
-      { B, M, d, inv_tau: invTau, scale: opts.scale, mode: 0, beta: accumulate ? 1 : 0 },
-      grid1d(Math.ceil(B / sweepRows), maxDim),
-      sweep,
+      { B, M, d, dp, inv_tau: invTau, scale: opts.scale, mode: 0, beta: accumulate ? 1 : 0 },
+      grid1d(Math.ceil(B / heldPerGroup), maxDim),
+      tile,
     );
   }
   if (gC) {
@@ -300,9 +318,9 @@ export function infoNce(be: Backend, a: Tensor, p: Tensor, c: Tensor, out: Tenso
     g.recorder.dispatch(
       sweepKernel,
       [hat, nu, lse, gC.buffer],
-      { B, M, d, inv_tau: invTau, scale: opts.scale, mode: 1, beta: accumulate || gC === gP ? 1 : 0 },
-      grid1d(Math.ceil(M / sweepRows), maxDim),
-      sweep,
+      { B, M, d, dp, inv_tau: invTau, scale: opts.scale, mode: 1, beta: accumulate || gC === gP ? 1 : 0 },
+      grid1d(Math.ceil(M / heldPerGroup), maxDim),
+      tile,
     );
   }
   recordSlotSum(g, rowLoss, B, out, slot, opts.scale);

@@ -10,18 +10,16 @@
  *
  * Sums over j are max-shifted (m_i = max_j s_ij): S_i + 1e-8 = e^{m_i}·(Σ_j e^{s_ij − m_i} + 1e-8·e^{−m_i}), which
  * is exact and cannot overflow for any τ. GPU: normalise (ssl_norm), pass 1 row statistics (ssl_rows), pass 2 and
- * pass 3 gradient sweeps (ssl_grad, one kernel with the roles of x̂ and ŷ swapped), back through n (ssl_normback),
- * loss reduction (ssl_loss). Scratch memory is O(N·d).
+ * pass 3 gradient sweeps, each followed by the backward through n in the same kernel (ssl_grad, one kernel with the
+ * roles of x̂ and ŷ swapped), loss reduction (ssl_loss). Scratch memory is O(N·d).
  */
 import sslGradWgsl from '../../shaders/ssl_grad.wgsl';
 import sslLossWgsl from '../../shaders/ssl_loss.wgsl';
 import sslNormWgsl from '../../shaders/ssl_norm.wgsl';
-import sslNormbackWgsl from '../../shaders/ssl_normback.wgsl';
 import sslRowsWgsl from '../../shaders/ssl_rows.wgsl';
-import sslTileWgsl from '../../shaders/ssl_tile.wgsl';
 import { IrllrecError } from '../errors.js';
 import { Kernel, grid1d } from '../gpu/kernel.js';
-import { type Backend, type FloatArray, type Tensor, asGpu, expectDtype, expectFinite, expectSameBackend, expectShape } from './tensor.js';
+import { type Backend, type FloatArray, type Tensor, type WebGpuBackend, asGpu, expectDtype, expectFinite, expectSameBackend, expectShape } from './tensor.js';
 
 export interface SslContrastiveOptions {
   /** Temperature τ > 0 (default 1). */
@@ -40,25 +38,19 @@ const normKernel = new Kernel({
   name: 'ssl_norm',
   code: sslNormWgsl,
   storage: ['read', 'rw', 'rw'],
-  params: { rows: 'u32', d: 'u32' },
+  params: { rows: 'u32', d: 'u32', dp: 'u32' },
 });
 const rowsKernel = new Kernel({
   name: 'ssl_rows',
-  code: `${sslRowsWgsl}\n${sslTileWgsl}`,
+  code: sslRowsWgsl,
   storage: ['read', 'read', 'rw'],
-  params: { n: 'u32', d: 'u32', inv_tau: 'f32' },
+  params: { n: 'u32', dp: 'u32', inv_tau: 'f32' },
 });
 const gradKernel = new Kernel({
   name: 'ssl_grad',
-  code: `${sslGradWgsl}\n${sslTileWgsl}`,
-  storage: ['read', 'read', 'read', 'rw'],
-  params: { n: 'u32', d: 'u32', inv_tau: 'f32', gscale: 'f32', other_stats: 'u32' },
-});
-const normbackKernel = new Kernel({
-  name: 'ssl_normback',
-  code: sslNormbackWgsl,
-  storage: ['read', 'read', 'read', 'rw'],
-  params: { rows: 'u32', d: 'u32', beta: 'u32' },
+  code: sslGradWgsl,
+  storage: ['read', 'read', 'read', 'read', 'rw'],
+  params: { n: 'u32', d: 'u32', dp: 'u32', inv_tau: 'f32', gscale: 'f32', other_stats: 'u32', beta: 'u32' },
 });
 const lossKernel = new Kernel({
   name: 'ssl_loss',
@@ -66,9 +58,21 @@ const lossKernel = new Kernel({
   storage: ['read', 'rw'],
   params: { n: 'u32', slot: 'u32', scale: 'f32' },
 });
-const ROW_WG = 128; // ssl_norm / ssl_normback: threads per workgroup, one row each
-const TILE_ROWS = 32; // TA in ssl_tile.wgsl: owner rows per workgroup of ssl_rows / ssl_grad
-const OUT_COLS = 64; // OC in ssl_grad.wgsl: gradient columns per workgroup
+const ROW_WG = 128; // ssl_norm: threads per workgroup, one row each
+
+/**
+ * Tiling of ssl_rows / ssl_grad for row width d. The normalised rows are stored with stride dp = 32·ceil(d/32)
+ * floats (zero padded). d ≤ 32: the 8 vec4 of a row are held in registers, RH rows per invocation, against tiles
+ * of the other matrix staged in workgroup memory; d > 32: one row per invocation, read from storage (CHUNKED). So
+ * there are two pipelines per kernel, whatever d is. On CPU Vulkan (lavapipe: invocations are the lanes of one
+ * SIMD group and every storage or workgroup read is a per-lane load) one SIMD group of WG = 8 invocations holds
+ * RH = 8 rows each, so each value of the other matrix read feeds 8 products; on GPUs the usual WG = 64, RH = 1.
+ */
+function sslTile(g: WebGpuBackend, d: number): { dp: number; consts: { WG: number; RH: number; DV: number; CHUNKED: number } } {
+  const cpu = g.ctx.adapter.isSoftware;
+  const dp = 32 * Math.ceil(d / 32);
+  return { dp, consts: { WG: cpu ? 8 : 64, RH: cpu && d <= 32 ? 8 : 1, DV: 8, CHUNKED: d > 32 ? 1 : 0 } };
+}
 
 /** Adds scale·L_ssl(x, y; τ) into out[slot] and, if asked, writes or accumulates its gradients into gX, gY. */
 export function sslContrastive(be: Backend, x: Tensor, y: Tensor, out: Tensor, slot: number, opts: SslContrastiveOptions): void {
@@ -122,35 +126,32 @@ export function sslContrastive(be: Backend, x: Tensor, y: Tensor, out: Tensor, s
     scratch.push(b);
     return b;
   };
-  const xh = acquire(n * d, 'ssl.xhat');
-  const yh = acquire(n * d, 'ssl.yhat');
+  const { dp, consts } = sslTile(g, d);
+  const xh = acquire(n * dp, 'ssl.xhat');
+  const yh = acquire(n * dp, 'ssl.yhat');
   const nx = acquire(n, 'ssl.xnorm');
   const ny = acquire(n, 'ssl.ynorm');
   const stats = acquire(n * 4, 'ssl.rowstats'); // per row: m_i, w_i = κ_i/D_i, κ_i, ℓ_i
   const rowGrid = grid1d(Math.ceil(n / ROW_WG), maxDim);
-  const tileGrid = grid1d(Math.ceil(n / TILE_ROWS), maxDim);
+  const tileGrid = grid1d(Math.ceil(n / (consts.WG * consts.RH)), maxDim);
   const invTau = 1 / tau;
 
-  g.recorder.dispatch(normKernel, [x.buffer, xh, nx], { rows: n, d }, rowGrid, { WG: ROW_WG });
-  g.recorder.dispatch(normKernel, [y.buffer, yh, ny], { rows: n, d }, rowGrid, { WG: ROW_WG });
-  g.recorder.dispatch(rowsKernel, [xh, yh, stats], { n, d, inv_tau: invTau }, tileGrid);
+  g.recorder.dispatch(normKernel, [x.buffer, xh, nx], { rows: n, d, dp }, rowGrid, { WG: ROW_WG });
+  g.recorder.dispatch(normKernel, [y.buffer, yh, ny], { rows: n, d, dp }, rowGrid, { WG: ROW_WG });
+  g.recorder.dispatch(rowsKernel, [xh, yh, stats], { n, dp, inv_tau: invTau }, tileGrid, consts);
   g.recorder.dispatch(lossKernel, [stats, out.buffer], { n, slot, scale }, [1, 1, 1]);
 
-  if (gX || gY) {
-    const gHat = acquire(n * d, 'ssl.ghat');
-    const gradGrid: [number, number, number] = [tileGrid[0], tileGrid[1], Math.ceil(d / OUT_COLS)];
-    const sweep = (owner: GPUBuffer, other: GPUBuffer, otherStats: boolean, ownerNorms: GPUBuffer, dst: Tensor) => {
-      g.recorder.dispatch(
-        gradKernel,
-        [owner, other, stats, gHat],
-        { n, d, inv_tau: invTau, gscale: scale * invTau, other_stats: otherStats ? 1 : 0 },
-        gradGrid,
-      );
-      g.recorder.dispatch(normbackKernel, [gHat, owner, ownerNorms, dst.buffer], { rows: n, d, beta: accumulate ? 1 : 0 }, rowGrid, { WG: ROW_WG });
-    };
-    if (gX) sweep(xh, yh, false, nx, gX); // pass 2: Σ_j Γ_ij ŷ_j
-    if (gY) sweep(yh, xh, true, ny, gY); // pass 3: Σ_i Γ_ij x̂_i
-  }
+  const sweep = (owner: GPUBuffer, other: GPUBuffer, otherStats: boolean, ownerNorms: GPUBuffer, dst: Tensor) => {
+    g.recorder.dispatch(
+      gradKernel,
+      [owner, other, stats, ownerNorms, dst.buffer],
+      { n, d, dp, inv_tau: invTau, gscale: scale * invTau, other_stats: otherStats ? 1 : 0, beta: accumulate ? 1 : 0 },
+      tileGrid,
+      consts,
+    );
+  };
+  if (gX) sweep(xh, yh, false, nx, gX); // pass 2: Σ_j Γ_ij ŷ_j, then back through n
+  if (gY) sweep(yh, xh, true, ny, gY); // pass 3: Σ_i Γ_ij x̂_i, then back through n
   for (const b of scratch) g.pool.release(b);
 }
 

@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
+import { GpuContext } from '../../src/gpu/device.js';
+import { createBackend } from '../../src/node/index.js';
 import { bpr, bprCpu, infoNce, infoNceCpu, infoNceSweepRows } from '../../src/ops/losses.js';
-import type { Backend, Tensor } from '../../src/ops/tensor.js';
+import { type Backend, type Tensor, WebGpuBackend } from '../../src/ops/tensor.js';
 import type { Rng } from '../../src/util/random.js';
 import { cpu, expectClose, expectGradClose, finiteDiff, gpu, randArray, rng } from '../helpers.js';
 
@@ -25,6 +27,25 @@ function rowsWithRepeats(r: Rng, rows: number, d: number, lo = -1, hi = 1): Floa
 
 async function readF(be: Backend, t: Tensor): Promise<Float64Array> {
   return Float64Array.from(await be.read(t));
+}
+
+/**
+ * A backend on a device of its own that describes its adapter as a hardware GPU, so the ops pick the tiling
+ * they use on GPUs (64 invocations per workgroup, one row each) on this machine's software adapter too.
+ * `done()` destroys it and the device.
+ */
+async function hardwareTiled(): Promise<{ be: WebGpuBackend; done: () => void }> {
+  const owner = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+  const info = { vendor: 'test', architecture: 'discrete', device: 'hardware-like', description: '' } as unknown as GPUAdapterInfo;
+  const be = new WebGpuBackend(GpuContext.fromDevice(owner.device, info));
+  expect(be.ctx.adapter.isSoftware).toBe(false);
+  return {
+    be,
+    done: () => {
+      be.destroy();
+      owner.destroy();
+    },
+  };
 }
 
 afterAll(async () => (await gpu()).destroy());
@@ -275,6 +296,49 @@ describe('infoNce', () => {
     expectClose([x.out[1]], [y.out[1]], { atol: 1e-4, rtol: 1e-5 }, 'loss');
     expectClose(x.gA, y.gA, NCE_TOL, 'gA');
     expectClose(x.gC, y.gC, NCE_TOL, 'gC');
+  });
+
+  // The GPU kernels hold 8 rows per invocation and 64 per workgroup on software adapters and stage the
+  // candidates 32 at a time: several workgroups, a last partial workgroup and partial tiles in both sweeps.
+  for (const c of [
+    { B: 150, M: 130, d: 32, tau: 0.2 },
+    { B: 70, M: 45, d: 40, tau: 0.5 }, // d > 32: the chunked kernels
+  ]) {
+    it(`matches the CPU twin over several workgroups and partial tiles: B=${c.B}, M=${c.M}, d=${c.d}`, async () => {
+      const r = rng(c.B * 7 + c.M);
+      const inputs = { a: rowsWithRepeats(r, c.B, c.d), p: rowsWithRepeats(r, c.B, c.d), cand: rowsWithRepeats(r, c.M, c.d), g0: [randArray(r, c.B * c.d), randArray(r, c.B * c.d), randArray(r, c.M * c.d)] };
+      const y = await runNce(cpu('f64'), c, inputs, true);
+      const x = await runNce(await gpu(), c, inputs, true);
+      expectClose([x.out[1]], [y.out[1]], { atol: 1e-5, rtol: 1e-5 }, 'loss');
+      expectClose(x.gA, y.gA, NCE_TOL, 'gA');
+      expectClose(x.gP, y.gP, NCE_TOL, 'gP');
+      expectClose(x.gC, y.gC, NCE_TOL, 'gC');
+    });
+  }
+
+  it('the tiling used on hardware GPUs (one row per invocation) matches the CPU twin too', async () => {
+    const { be, done } = await hardwareTiled();
+    try {
+      for (const c of [
+        { B: 150, M: 130, d: 32, tau: 0.2 },
+        { B: 29, M: 97, d: 32, tau: 0.01 },
+        { B: 70, M: 45, d: 40, tau: 0.5 },
+      ]) {
+        const r = rng(c.B * 11 + c.M);
+        const inputs = { a: rowsWithRepeats(r, c.B, c.d), p: rowsWithRepeats(r, c.B, c.d), cand: rowsWithRepeats(r, c.M, c.d), g0: [randArray(r, c.B * c.d), randArray(r, c.B * c.d), randArray(r, c.M * c.d)] };
+        const tol = c.tau < 0.1 ? NCE_TOL_LARGE : NCE_TOL;
+        for (const accumulate of [false, true]) {
+          const x = await runNce(be, c, inputs, accumulate);
+          const y = await runNce(cpu('f64'), c, inputs, accumulate);
+          expectClose([x.out[1]], [y.out[1]], { atol: 1e-5, rtol: 1e-5 }, `loss (d=${c.d})`);
+          expectClose(x.gA, y.gA, tol, `gA (d=${c.d})`);
+          expectClose(x.gP, y.gP, tol, `gP (d=${c.d})`);
+          expectClose(x.gC, y.gC, tol, `gC (d=${c.d})`);
+        }
+      }
+    } finally {
+      done();
+    }
   });
 
   it('picks sweep tiles whose accumulators fit for every width up to 1024', () => {

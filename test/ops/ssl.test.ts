@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
+import { GpuContext } from '../../src/gpu/device.js';
+import { createBackend } from '../../src/node/index.js';
 import { sslContrastive, sslContrastiveCpu } from '../../src/ops/ssl.js';
-import type { Backend, WebGpuBackend } from '../../src/ops/tensor.js';
+import { type Backend, WebGpuBackend } from '../../src/ops/tensor.js';
 import type { Rng } from '../../src/util/random.js';
 import { cpu, expectClose, expectGradClose, finiteDiff, gpu, rng } from '../helpers.js';
 
@@ -117,6 +119,35 @@ describe('sslContrastive (all-pairs contrastive, tiled)', () => {
     }
     const rest = (a: number[]) => a.filter((_, i) => ![2, 9, 11].includes(Math.floor(i / d)));
     expectGradsMatch(rest(g.gX), rest(c.gX), 'gX (other rows)');
+  });
+
+  it('the tiling used on hardware GPUs (one row per invocation) matches the CPU twin too', async () => {
+    // A backend on a device of its own that describes its adapter as a hardware GPU, so the op picks the GPU
+    // tiling (64 invocations per workgroup, one row each) on this machine's software adapter too.
+    const owner = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+    const info = { vendor: 'test', architecture: 'discrete', device: 'hardware-like', description: '' } as unknown as GPUAdapterInfo;
+    const be = new WebGpuBackend(GpuContext.fromDevice(owner.device, info));
+    expect(be.ctx.adapter.isSoftware).toBe(false);
+    try {
+      for (const [n, d, tau, accumulate] of [
+        [300, 32, 0.2, true],
+        [97, 8, 0.01, false],
+        [70, 40, 0.5, false],
+      ] as const) {
+        const r = rng(n * 17 + d);
+        const { x, y } = inputs(r, n, d);
+        const scale = 0.7 / n;
+        const resG = await run(be, n, d, x, y, tau, scale, accumulate);
+        const resC = await run(cpu('f64'), n, d, x, y, tau, scale, accumulate);
+        expect(Math.abs(resG.loss - resC.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(resC.loss)));
+        const rel = tau < 0.1 ? 1e-4 : 3e-5;
+        expectGradsMatch(resG.gX, resC.gX, `gX (N=${n}, d=${d})`, rel);
+        expectGradsMatch(resG.gY, resC.gY, `gY (N=${n}, d=${d})`, rel);
+      }
+    } finally {
+      be.destroy();
+      owner.destroy();
+    }
   });
 
   for (const tau of [1, 0.2]) {
