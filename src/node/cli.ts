@@ -48,6 +48,8 @@ interface Common {
 
 function progress(c: Common, line: string, final = false): void {
   if (c.quiet) return;
+  // Per-step lines only as a live line on a terminal; logs get the epoch lines.
+  if (!process.stderr.isTTY && !final) return;
   if (process.stderr.isTTY && !final) process.stderr.write(`\r\x1b[2K${line}`);
   else process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[2K' : ''}${line}\n`);
 }
