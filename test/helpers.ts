@@ -2,6 +2,9 @@
  * Shared test helpers: the GPU backend (a missing adapter is a failure, never a skip), seeded random
  * inputs, closeness checks with stated tolerances, and finite differences in float64.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { createBackend } from '../src/node/index.js';
 import { type Backend, CpuBackend, type CpuArray, type Tensor, WebGpuBackend } from '../src/ops/tensor.js';
@@ -147,4 +150,17 @@ export function tensorsOn(be: Backend, arrays: Record<string, { data: ArrayLike<
   const out: Record<string, Tensor> = {};
   for (const [k, v] of Object.entries(arrays)) out[k] = be.tensor(v.data, v.shape, v.dtype ?? 'f32', k);
   return out;
+}
+
+/** A file under the shared datasets folder (../shared/data beside the repository); missing data is a failure. */
+export function sharedData(...parts: string[]): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('repository root (package.json) not found above the test file');
+    dir = up;
+  }
+  const path = join(process.env.IRLLREC_SHARED_DATA ?? join(dir, '..', 'shared', 'data'), ...parts);
+  if (!existsSync(path)) throw new Error(`shared test data missing: ${path} (expected ../shared/data beside the repository, or set IRLLREC_SHARED_DATA)`);
+  return path;
 }

@@ -1,26 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from '../../src/node/files.js';
 import type { Interactions } from '../../src/data/types.js';
+import { sharedData } from '../helpers.js';
 
-/** A path under the shared datasets folder (../shared/data beside the repository); missing data is a failure. */
-function sharedData(...parts: string[]): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('repository root (package.json) not found above the test file');
-    dir = up;
-  }
-  const path = join(process.env.IRLLREC_SHARED_DATA ?? join(dir, '..', 'shared', 'data'), ...parts);
-  if (!existsSync(path)) throw new Error(`shared test data missing: ${path} (expected ../shared/data beside the repository, or set IRLLREC_SHARED_DATA)`);
-  return path;
-}
 
 function isSortedUnique(inter: Interactions): boolean {
   for (let k = 1; k < inter.users.length; k++) {

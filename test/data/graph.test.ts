@@ -1,23 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
 import { buildGraph, type Graph, userItemCsr } from '../../src/data/graph.js';
 import { datasetFromSplits } from '../../src/data/interactions.js';
+import { sharedData } from '../helpers.js';
 
-/** A file under the shared datasets folder (../shared/data beside the repository); missing data is a failure. */
-function sharedData(...parts: string[]): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('repository root (package.json) not found above the test file');
-    dir = up;
-  }
-  const path = join(process.env.IRLLREC_SHARED_DATA ?? join(dir, '..', 'shared', 'data'), ...parts);
-  if (!existsSync(path)) throw new Error(`shared test data missing: ${path} (expected ../shared/data beside the repository, or set IRLLREC_SHARED_DATA)`);
-  return path;
-}
 
 /** Structural invariants every Graph must satisfy, checked edge by edge from the definition. */
 function checkInvariants(g: Graph): void {

@@ -1,22 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
 import { parseNpy, writeNpy } from '../../src/io/npy.js';
+import { sharedData } from '../helpers.js';
 
-/** A file under the shared datasets folder (../shared/data beside the repository); missing data is a failure. */
-function sharedData(...parts: string[]): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('repository root (package.json) not found above the test file');
-    dir = up;
-  }
-  const path = join(process.env.IRLLREC_SHARED_DATA ?? join(dir, '..', 'shared', 'data'), ...parts);
-  if (!existsSync(path)) throw new Error(`shared test data missing: ${path} (expected ../shared/data beside the repository, or set IRLLREC_SHARED_DATA)`);
-  return path;
-}
 
 /**
  * A .npy file as NumPy writes it: magic, version, header length (u16 for v1, u32 for v2/v3), the dict
