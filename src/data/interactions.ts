@@ -228,6 +228,9 @@ function resolveIds(
  */
 export function sortDedup(numUsers: number, inter: Interactions): { inter: Interactions; duplicates: number } {
   const n = inter.users.length;
+  // A declared user count (meta.json's `users`, up to 2^32 − 1) can dwarf the pairs: then a comparison
+  // sort, O(n log n) time and O(n) memory, instead of a counting table of numUsers + 1 entries.
+  if (numUsers > 2 * n + 1024) return sortDedupSparse(inter);
   const rowPtr = new Uint32Array(numUsers + 1);
   for (let k = 0; k < n; k++) rowPtr[inter.users[k] + 1]++;
   for (let u = 0; u < numUsers; u++) rowPtr[u + 1] += rowPtr[u];
@@ -250,6 +253,37 @@ export function sortDedup(numUsers: number, inter: Interactions): { inter: Inter
   return { inter: { users: outUsers.slice(0, w), items: outItems.slice(0, w) }, duplicates: n - w };
 }
 
+/** `sortDedup` by a comparison sort of the pair indices (memory O(pairs), whatever the id range). */
+function sortDedupSparse(inter: Interactions): { inter: Interactions; duplicates: number } {
+  const { users, items } = inter;
+  const n = users.length;
+  const sorted = Array.from({ length: n }, (_, k) => k).sort((a, b) => users[a] - users[b] || items[a] - items[b]);
+  const outUsers = new Uint32Array(n);
+  const outItems = new Uint32Array(n);
+  let w = 0;
+  for (const k of sorted) {
+    if (w > 0 && outUsers[w - 1] === users[k] && outItems[w - 1] === items[k]) continue;
+    outUsers[w] = users[k];
+    outItems[w] = items[k];
+    w++;
+  }
+  return { inter: { users: outUsers.slice(0, w), items: outItems.slice(0, w) }, duplicates: n - w };
+}
+
+/**
+ * Membership test over ids < `count`: a byte table when `count` is within a small factor of the ids given,
+ * else a Set (a declared count can be ~2^32, which a table of that size would not survive).
+ */
+function idSet(ids: Uint32Array, count: number): (id: number) => boolean {
+  if (count <= 2 * ids.length + 1024) {
+    const table = new Uint8Array(count);
+    for (let k = 0; k < ids.length; k++) table[ids[k]] = 1;
+    return (id) => table[id] === 1;
+  }
+  const set = new Set(ids);
+  return (id) => set.has(id);
+}
+
 /** Number of pairs of `inter` that are also pairs of `ref` (both sorted by (user, item), deduplicated). */
 function countCommonPairs(ref: Interactions, inter: Interactions): number {
   let a = 0;
@@ -265,18 +299,14 @@ function countCommonPairs(ref: Interactions, inter: Interactions): number {
 
 /** Accepted-but-notable facts about the splits (library code never prints; callers may). */
 function splitWarnings(ds: Pick<Dataset, 'numUsers' | 'numItems' | 'train' | 'val' | 'test'>, warnings: string[]): void {
-  const inTrainItem = new Uint8Array(ds.numItems);
-  const inTrainUser = new Uint8Array(ds.numUsers);
-  for (let k = 0; k < ds.train.items.length; k++) {
-    inTrainItem[ds.train.items[k]] = 1;
-    inTrainUser[ds.train.users[k]] = 1;
-  }
+  const inTrainItem = idSet(ds.train.items, ds.numItems);
+  const inTrainUser = idSet(ds.train.users, ds.numUsers);
   for (const [name, split] of [['val', ds.val], ['test', ds.test]] as const) {
     let unseenItem = 0;
     let unseenUser = 0;
     for (let k = 0; k < split.items.length; k++) {
-      if (!inTrainItem[split.items[k]]) unseenItem++;
-      if (!inTrainUser[split.users[k]]) unseenUser++;
+      if (!inTrainItem(split.items[k])) unseenItem++;
+      if (!inTrainUser(split.users[k])) unseenUser++;
     }
     if (unseenItem > 0) warnings.push(`${name}: ${unseenItem} pairs have an item with no training interaction`);
     if (unseenUser > 0) warnings.push(`${name}: ${unseenUser} pairs have a user with no training interaction`);
