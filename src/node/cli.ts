@@ -11,7 +11,8 @@ import { IrllrecError } from '../errors.js';
 import { parseModelFile, serializeModel } from '../io/modelfile.js';
 import { MODEL_KINDS, type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
 import { RecModel } from '../models/model.js';
-import type { Backend } from '../ops/tensor.js';
+import type { KernelTiming, Profiler } from '../gpu/profiler.js';
+import type { Backend, WebGpuBackend } from '../ops/tensor.js';
 import { evaluate } from '../train/evaluate.js';
 import { type EpochReport, fit } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
@@ -23,6 +24,7 @@ const USAGE = `irllrec — IRLLRec and its ladder (LightGCN, RLMRec-Con) on WebG
 Usage:
   irllrec train [--data DIR | --synthetic] [--model lightgcn|rlmrec|irllrec] [--epochs N] [--seed S]
                 [--out FILE] [--max-steps N] [--init FILE] [--batch-size B] [--lr X] [--random-text DIM]
+                [--profile]
   irllrec eval --model FILE --data DIR [--split test|val]
   irllrec recommend --model FILE [--data DIR] --user ID [-k 20]
   irllrec loss --model FILE --data DIR --batch FILE [--seed S]
@@ -35,6 +37,8 @@ Common options:
 Defaults: the reference's batch 4096, lr 1e-3, up to 3000 epochs with early stopping; --synthetic uses
 batch 256, lr 5e-3, up to 30 epochs. --lr accepts a decimal number.
   --quiet           no progress output
+  --profile         (train) per-kernel GPU time from timestamp queries, printed to stderr after training
+                    and included as "profile" in --json output (WebGPU with 'timestamp-query' only)
 `;
 
 /** Training defaults for the built-in synthetic dataset (override with --epochs, --batch-size, --lr). */
@@ -110,6 +114,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     init = RecModel.create(be, { ...file.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
     init.importParameters(file.tensors, String(values.init));
   }
+  const profiler = values.profile ? startProfiler(be) : null;
   const t0 = Date.now();
   // The reference's settings (batch 4096, lr 1e-3, up to 3000 epochs) suit its datasets; the small built-in
   // synthetic set gets smaller batches and a larger step so that the default run finishes in minutes.
@@ -135,10 +140,62 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   }
   const test = result.test;
   progress(c, `test (best epoch ${result.bestEpoch}): ${Object.entries(test).filter(([k]) => k !== 'users').map(([k, v]) => `${k} ${fmt(v)}`).join('  ')}`, true);
-  const out = { model: kind, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
+  const out: Record<string, unknown> = { model: kind, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
+  if (profiler) {
+    const rows = profileRows(await profiler.report(), result.steps);
+    if (!c.quiet) process.stderr.write(profileTable(rows, result.steps, profiler.untimed));
+    out.profile = rows;
+    out.profileUntimedDispatches = profiler.untimed;
+  } else if (values.profile) {
+    out.profile = null;
+  }
   result.model.dispose();
   be.destroy();
   return out;
+}
+
+/**
+ * Turns on per-kernel timing for `--profile`; on the CPU backend or a device without 'timestamp-query'
+ * it says so on stderr and returns null (training then runs unprofiled).
+ */
+function startProfiler(be: Backend): Profiler | null {
+  if (be.kind !== 'webgpu') {
+    process.stderr.write('irllrec: --profile needs the WebGPU backend (GPU kernel timing); this run uses the CPU backend, so no profile is taken\n');
+    return null;
+  }
+  try {
+    return (be as WebGpuBackend).recorder.enableProfiling();
+  } catch (e) {
+    process.stderr.write(`irllrec: --profile unavailable: ${(e as Error).message}; training without a profile\n`);
+    return null;
+  }
+}
+
+/** One row of the --profile breakdown: totals over the whole run, per training step, and share of GPU time. */
+export interface ProfileRow extends KernelTiming {
+  msPerStep: number;
+  percent: number;
+}
+
+/**
+ * Per-step figures divide the run's totals by its training steps, so kernels that run only in
+ * evaluation (scoring, top-k) are spread over the steps as well: the table is the run's GPU budget.
+ */
+function profileRows(timings: KernelTiming[], steps: number): ProfileRow[] {
+  const total = timings.reduce((a, t) => a + t.ms, 0);
+  return timings.map((t) => ({ ...t, msPerStep: steps > 0 ? t.ms / steps : 0, percent: total > 0 ? (100 * t.ms) / total : 0 }));
+}
+
+function profileTable(rows: ProfileRow[], steps: number, untimed: number): string {
+  const total = rows.reduce((a, r) => a + r.ms, 0);
+  const width = Math.max(6, ...rows.map((r) => r.kernel.length));
+  const line = (k: string, calls: string, ms: string, per: string, pct: string) => `${k.padEnd(width)}  ${calls.padStart(7)}  ${ms.padStart(11)}  ${per.padStart(10)}  ${pct.padStart(6)}\n`;
+  let s = `\nGPU time per kernel (${steps} training steps; totals include evaluation):\n`;
+  s += line('kernel', 'calls', 'total ms', 'ms/step', '%');
+  for (const r of rows) s += line(r.kernel, String(r.calls), r.ms.toFixed(3), r.msPerStep.toFixed(3), r.percent.toFixed(1));
+  s += line('total', String(rows.reduce((a, r) => a + r.calls, 0)), total.toFixed(3), steps > 0 ? (total / steps).toFixed(3) : '0.000', rows.length ? '100.0' : '0.0');
+  if (untimed > 0) s += `(${untimed} dispatches beyond the per-submit query capacity were not timed)\n`;
+  return s;
 }
 
 function prefixed(m: Record<string, number>): Record<string, number> {
@@ -253,6 +310,7 @@ export async function main(argv: string[]): Promise<number> {
         quiet: { type: 'boolean' },
         backend: { type: 'string' },
         config: { type: 'string' },
+        profile: { type: 'boolean' },
       },
       allowPositionals: false,
     });

@@ -1,0 +1,80 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+// The CLI built from the current sources into a private folder inside the repo (so that 'webgpu' resolves
+// from node_modules): rebuilding dist/ itself here would race test/cli/cli.test.ts, which runs dist/cli.js
+// in a parallel fork. Same build script and output as dist/ (IRLLREC_DIST only moves it).
+const DIST = `.tmp/dist-profile-test-${process.pid}`;
+const CLI = `${DIST}/cli.js`;
+
+async function cli(args: string[]) {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24, timeout: 120_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+interface Row {
+  kernel: string;
+  calls: number;
+  ms: number;
+  msPerStep: number;
+  percent: number;
+}
+
+describe('irllrec train --profile', () => {
+  beforeAll(() => {
+    // Build the CLI from the current sources so that the flag under test is in the binary.
+    execFileSync(process.execPath, ['.ci/build.mjs'], { stdio: 'ignore', env: { ...process.env, IRLLREC_DIST: DIST } });
+  }, 120_000);
+  afterAll(() => rmSync(DIST, { recursive: true, force: true }));
+
+  it('prints a per-kernel breakdown on stderr and returns it as "profile" in --json', async () => {
+    const r = await cli(['train', '--synthetic', '--model', 'irllrec', '--max-steps', '3', '--profile', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.steps).toBe(3);
+    if (out.profile === null) {
+      // A device without timestamp queries: a clear notice instead of a profile.
+      expect(r.stderr).toMatch(/--profile unavailable: .*timestamp-query/);
+      return;
+    }
+    expect(out.profileUntimedDispatches).toBe(0);
+    const rows = out.profile as Row[];
+    expect(rows.length).toBeGreaterThan(5);
+    const names = rows.map((x) => x.kernel);
+    // IRLLRec's training step runs the graph propagation, the InfoNCE alignment and Adam.
+    for (const k of ['spmm', 'adam', 'bpr']) expect(names).toContain(k);
+    expect(names.some((n) => n.startsWith('infonce'))).toBe(true);
+    for (const x of rows) {
+      expect(x.calls).toBeGreaterThan(0);
+      expect(x.ms).toBeGreaterThanOrEqual(0);
+      expect(x.msPerStep).toBeCloseTo(x.ms / 3, 6);
+    }
+    // Slowest first, shares add up to 100 %.
+    for (let i = 1; i < rows.length; i++) expect(rows[i].ms).toBeLessThanOrEqual(rows[i - 1].ms);
+    expect(rows.reduce((a, x) => a + x.percent, 0)).toBeCloseTo(100, 3);
+    expect(rows.reduce((a, x) => a + x.ms, 0)).toBeGreaterThan(0);
+    // The table on stderr: header, one line per kernel, a total line.
+    expect(r.stderr).toMatch(/GPU time per kernel \(3 training steps/);
+    expect(r.stderr).toMatch(/kernel\s+calls\s+total ms\s+ms\/step\s+%/);
+    for (const k of names) expect(r.stderr).toContain(k);
+    expect(r.stderr).toMatch(/\ntotal\s+\d+\s+[\d.]+\s+[\d.]+\s+100\.0\n/);
+  }, 120_000);
+
+  it('on the CPU backend says that profiling needs WebGPU and still trains', async () => {
+    const r = await cli(['train', '--synthetic', '--model', 'lightgcn', '--max-steps', '2', '--backend', 'cpu', '--profile', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/--profile needs the WebGPU backend/);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.steps).toBe(2);
+    expect(out.profile).toBeNull();
+    expect(r.stderr).not.toMatch(/GPU time per kernel/);
+  }, 120_000);
+});
