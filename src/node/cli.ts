@@ -2,7 +2,7 @@
  * The `irllrec` command line: train, eval, recommend, loss. Progress goes to stderr (a live line on a
  * terminal); with --json, one JSON object with the results goes to stdout.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { buildGraph } from '../data/graph.js';
 import { syntheticDataset } from '../data/synthetic.js';
@@ -16,13 +16,13 @@ import type { Backend, WebGpuBackend } from '../ops/tensor.js';
 import { evaluate } from '../train/evaluate.js';
 import { type EpochReport, fit } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
-import { loadDatasetDir, writeFileAtomic } from './files.js';
+import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
 import { createBackend } from './index.js';
 
 const USAGE = `irllrec — IRLLRec and its ladder (LightGCN, RLMRec-Con) on WebGPU
 
 Usage:
-  irllrec train [--data DIR | --synthetic] [--model lightgcn|rlmrec|irllrec] [--epochs N] [--seed S]
+  irllrec train [--data DIR|FILE | --synthetic] [--model lightgcn|rlmrec|irllrec] [--epochs N] [--seed S]
                 [--out FILE] [--max-steps N] [--init FILE] [--batch-size B] [--lr X] [--random-text DIM]
                 [--profile]
   irllrec eval --model FILE --data DIR [--split test|val]
@@ -92,7 +92,10 @@ function randomText(ds: Dataset, dim: number, seed: number): void {
 async function loadData(values: Record<string, unknown>, seed: number): Promise<Dataset> {
   let ds: Dataset;
   if (values.synthetic || !values.data) ds = syntheticDataset({ seed });
-  else ds = await loadDatasetDir(String(values.data));
+  else if ((await stat(String(values.data)).catch(() => null))?.isFile()) {
+    // A single interaction file: split per user 60/20/20 with the run's seed.
+    ds = await loadInteractionsFile(String(values.data), { seed, val: 0.2, test: 0.2 });
+  } else ds = await loadDatasetDir(String(values.data));
   if (values['random-text']) randomText(ds, Number(values['random-text']), seed + 1);
   return ds;
 }

@@ -74,6 +74,18 @@ describe('irllrec CLI', () => {
     expect(JSON.parse(e.stdout.trim())['recall@20']).toBeGreaterThan(0);
   });
 
+  it('train --data FILE splits a single interaction file (string ids, header) with the seed', async () => {
+    const lines = ['user,item,rating'];
+    for (let u = 0; u < 40; u++) for (let i = 0; i < 12; i++) if ((u * 7 + i * 3) % 5 !== 0) lines.push(`user${u},item${(u + i * 5) % 50},4`);
+    const file = join(dir, 'ratings.csv');
+    writeFileSync(file, lines.join('\n'));
+    const r = await cli(['train', '--data', file, '--model', 'lightgcn', '--epochs', '1', '--batch-size', '64', '--json', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.dataset).toBe('ratings');
+    expect(out['recall@20']).toBeGreaterThanOrEqual(0);
+  });
+
   it('bad input: unknown command, bad numbers, missing files and bad batch lines fail with a message', async () => {
     expect((await cli(['frobnicate'])).code).toBe(2);
     const bad = await cli(['train', '--synthetic', '--epochs', 'many']);
