@@ -116,6 +116,28 @@ describe('full model loss: finite-difference gradient check (float64 CPU backend
 describe('one training step: WebGPU and the CPU twin agree', () => {
   afterAll(async () => (await gpu()).destroy());
 
+  it('an IRLLRec training step is one queue submission that reads back only the loss vector', async () => {
+    const g = await gpu();
+    const m = build(g, 'irllrec');
+    await m.trainStep(BATCH, { noiseSeed: 5 }); // compiles pipelines
+    const rec = g.recorder;
+    const submits = rec.submits;
+    const reads: number[] = [];
+    const origRead = g.readRange.bind(g);
+    g.readRange = async (t, offset, count) => {
+      reads.push(count);
+      return origRead(t, offset, count);
+    };
+    try {
+      await m.trainStep(BATCH, { noiseSeed: 6 });
+    } finally {
+      g.readRange = origRead;
+    }
+    expect(rec.submits - submits).toBe(1);
+    expect(reads).toEqual([8]); // the loss slots
+    m.dispose();
+  });
+
   for (const kind of ['lightgcn', 'rlmrec', 'irllrec'] as const) {
     it(`${kind}: loss components and updated parameters`, async () => {
       const g = await gpu();
