@@ -106,3 +106,13 @@ export function buildGraph(ds: { numUsers: number; numItems: number; train: Inte
   }
   return { numUsers, numItems, n, nnz, rowPtr, colIdx, rev, values, degree };
 }
+
+/** The rows `rows` of a CSR (in that order) as a new CSR: e.g. the training items of a chunk of users. */
+export function csrRows(csr: { rowPtr: Uint32Array; colIdx: Uint32Array }, rows: ArrayLike<number>): { rowPtr: Uint32Array; colIdx: Uint32Array } {
+  const R = rows.length;
+  const rowPtr = new Uint32Array(R + 1);
+  for (let r = 0; r < R; r++) rowPtr[r + 1] = rowPtr[r] + (csr.rowPtr[rows[r] + 1] - csr.rowPtr[rows[r]]);
+  const colIdx = new Uint32Array(rowPtr[R]);
+  for (let r = 0; r < R; r++) colIdx.set(csr.colIdx.subarray(csr.rowPtr[rows[r]], csr.rowPtr[rows[r] + 1]), rowPtr[r]);
+  return { rowPtr, colIdx };
+}

@@ -2,7 +2,7 @@
  * Top-K recommendation for known users on the device: E_fin once, then fused scoring + top-K with the
  * users' training items removed; only ids and scores come back.
  */
-import { userItemCsr } from '../data/graph.js';
+import { csrRows, userItemCsr } from '../data/graph.js';
 import type { Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import type { RecModel } from '../models/model.js';
@@ -28,12 +28,8 @@ export async function recommendForUsers(model: RecModel, train: Interactions | n
   const excludeSeen = opts.excludeSeen ?? true;
   let exclude = null;
   if (excludeSeen && train) {
-    const seen = userItemCsr(nu, ni, train);
-    const rowPtr = new Uint32Array(R + 1);
-    for (let r = 0; r < R; r++) rowPtr[r + 1] = rowPtr[r] + seen.rowPtr[users[r] + 1] - seen.rowPtr[users[r]];
-    const colIdx = new Uint32Array(rowPtr[R]);
-    for (let r = 0; r < R; r++) colIdx.set(seen.colIdx.subarray(seen.rowPtr[users[r]], seen.rowPtr[users[r] + 1]), rowPtr[r]);
-    exclude = csrTensor(be, { rows: R, cols: ni, rowPtr, colIdx }, 'recommend.seen');
+    const seen = csrRows(userItemCsr(nu, ni, train), users);
+    exclude = csrTensor(be, { rows: R, cols: ni, ...seen }, 'recommend.seen');
   }
   const efin = model.finalEmbeddings();
   const items = be.zeros([ni, d], 'f32', 'recommend.items');

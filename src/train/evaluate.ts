@@ -2,7 +2,7 @@
  * Full-ranking evaluation on the device (spec §8): E_fin from the full Â, scores of every item for each
  * evaluated user, training items masked to −1e8, top-K selected on the GPU; only the top-K ids come back.
  */
-import { userItemCsr } from '../data/graph.js';
+import { csrRows, userItemCsr } from '../data/graph.js';
 import type { Dataset, Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import type { RecModel } from '../models/model.js';
@@ -51,11 +51,7 @@ export async function evaluate(model: RecModel, data: Dataset, split: 'val' | 't
       const users = Uint32Array.from(evalUsers.slice(start, start + chunk));
       const R = users.length;
       // Training items of these users, as a CSR over the chunk's rows.
-      const rowPtr = new Uint32Array(R + 1);
-      for (let r = 0; r < R; r++) rowPtr[r + 1] = rowPtr[r] + (train.rowPtr[users[r] + 1] - train.rowPtr[users[r]]);
-      const colIdx = new Uint32Array(rowPtr[R]);
-      for (let r = 0; r < R; r++) colIdx.set(train.colIdx.subarray(train.rowPtr[users[r]], train.rowPtr[users[r] + 1]), rowPtr[r]);
-      const exclude = csrTensor(be, { rows: R, cols: ni, rowPtr, colIdx }, 'eval.seen');
+      const exclude = csrTensor(be, { rows: R, cols: ni, ...csrRows(train, users) }, 'eval.seen');
       const ids = be.tensor(users, [R], 'u32', 'eval.userIds');
       const uEmb = be.zeros([R, d], 'f32', 'eval.users');
       gatherRows(be, efin, ids, uEmb);
