@@ -354,10 +354,17 @@ function setData(data: Dataset, label: string): void {
   void refreshAll();
 }
 
+/**
+ * Callers take `s` out of `state.served` first, so no new job picks it up; the release itself waits its turn
+ * on the GPU queue, because a job that already passed its `state.served` check may still be between two awaits
+ * on this recommender (personalize → recommend → explain).
+ */
 function disposeServed(s: Served): void {
   if (state.personal?.owner === s.recommender) state.personal = null;
-  s.recommender.dispose();
-  s.model?.dispose();
+  void onGpu(async () => {
+    s.recommender.dispose();
+    s.model?.dispose();
+  });
 }
 
 const DATASET_FILES = new Set(['train.tsv', 'val.tsv', 'test.tsv', 'meta.json', 'user_profile.npy', 'item_profile.npy', 'user_intent.npy', 'item_intent.npy']);
