@@ -14,10 +14,12 @@
  *      mlpBackward / adamStep.
  *  (c) scoring + top-20 for 1,000 users over the whole catalogue (9,332 items, d = 32). tfjs: matMul + topk;
  *      irllrec: the fused scoreTopK.
+ *  (d) the dense matmul alone at the text-MLP shapes (R × 1536 → 784): forward X·W1ᵀ and weight gradient gHᵀ·X,
+ *      irllrec `matmul` vs tfjs `matMul` (the issue's "≥ 1.5× tfjs's matMul" target).
  *
  * Each run is synced (irllrec: read of a result = submit + wait; tfjs: await data()); median of the runs after
  * warm-up. Results: bench/results/peer.{json,md}. Environment: PEER_RUNS (default 5), PEER_WARMUP (default 1),
- * PEER_ROWS / PEER_DIN / PEER_B (workload (b) shapes; defaults 2048 / 1536 / 1024 on a software adapter,
+ * PEER_ONLY (e.g. `a,c`; default all), PEER_ROWS / PEER_DIN / PEER_B (workload (b) and (d) shapes; defaults 2048 / 1536 / 1024 on a software adapter,
  * 8192 / 1536 / 4096 on a GPU).
  */
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
@@ -43,6 +45,8 @@ const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) :
 const RUNS = env('PEER_RUNS', 5);
 const WARMUP = env('PEER_WARMUP', 1);
 const TAU = 0.2;
+/** PEER_ONLY=a,c,… runs only those workloads (default: all). */
+const ONLY = new Set((process.env.PEER_ONLY ?? 'a,b,c,d').split(',').map((x) => x.trim()));
 const LR = ADAM_DEFAULTS.lr;
 
 function median(xs: number[]): number {
@@ -62,6 +66,37 @@ async function timeIt(label: string, fn: () => Promise<void>, runs = RUNS, warmu
   }
   process.stderr.write(`  ${label}: median ${median(ms).toFixed(1)} ms  (runs ${ms.map((x) => x.toFixed(0)).join(', ')})\n`);
   return { median: median(ms), runs: ms };
+}
+
+/**
+ * Median wall ms of `a` and of `b`, their runs interleaved (a, b, a, b, …) after WARMUP runs of each, so that a
+ * change of machine load during the measurement hits both sides alike.
+ */
+async function timePair(
+  labels: [string, string],
+  a: () => Promise<void>,
+  b: () => Promise<void>,
+  runs = RUNS,
+): Promise<[{ median: number; runs: number[] }, { median: number; runs: number[] }]> {
+  for (let i = 0; i < WARMUP; i++) {
+    await a();
+    await b();
+  }
+  const ms: [number[], number[]] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    for (const [side, fn] of [a, b].entries()) {
+      const t = performance.now();
+      await fn();
+      ms[side].push(performance.now() - t);
+    }
+  }
+  for (const side of [0, 1]) {
+    process.stderr.write(`  ${labels[side]}: median ${median(ms[side]).toFixed(1)} ms  (runs ${ms[side].map((x) => x.toFixed(0)).join(', ')})\n`);
+  }
+  return [
+    { median: median(ms[0]), runs: ms[0] },
+    { median: median(ms[1]), runs: ms[1] },
+  ];
 }
 
 function randn(rng: Rng, n: number, scale: number): Float32Array {
@@ -125,7 +160,7 @@ const d = 32;
 // ------------------------------------------------------------------------------------------------
 // (a) LightGCN training step
 
-{
+if (ONLY.has('a')) {
   const B = 4096;
   const graph = buildGraph(ds);
   const n = graph.n;
@@ -190,7 +225,7 @@ const d = 32;
 // ------------------------------------------------------------------------------------------------
 // (b) RLMRec-Con alignment: text MLP + InfoNCE, forward + backward + Adam
 
-{
+if (ONLY.has('b')) {
   const R = env('PEER_ROWS', software ? 2048 : 8192);
   const din = env('PEER_DIN', 1536);
   const B = env('PEER_B', software ? 1024 : 4096);
@@ -274,7 +309,7 @@ const d = 32;
 // ------------------------------------------------------------------------------------------------
 // (c) scoring + top-20
 
-{
+if (ONLY.has('c')) {
   const U = 1000;
   const k = 20;
   const nItems = ds.numItems;
@@ -324,6 +359,66 @@ const d = 32;
 }
 
 // ------------------------------------------------------------------------------------------------
+// (d) dense matmul alone at the text-MLP shapes: the forward H = X·W1ᵀ (transB) and the weight gradient
+//     ∂W1 = gHᵀ·X (transA), irllrec `matmul` against tfjs `matMul` with the same transposes. Both synced the
+//     same way: irllrec `flush()` (submit + onSubmittedWorkDone), tfjs a 1-element slice of the result read back.
+
+if (ONLY.has('d')) {
+  const R = env('PEER_ROWS', software ? 2048 : 8192);
+  const din = env('PEER_DIN', 1536);
+  const hidden = mlpShapes(din, d).w1[0];
+  const xData = randn(rng, R * din, 1 / Math.sqrt(din));
+  const wData = randn(rng, hidden * din, 1 / Math.sqrt(din));
+  const gData = randn(rng, R * hidden, 0.1);
+  const x = be.tensor(xData, [R, din], 'f32', 'X');
+  const w = be.tensor(wData, [hidden, din], 'f32', 'W1');
+  const gh = be.tensor(gData, [R, hidden], 'f32', 'gH');
+  const h = be.zeros([R, hidden], 'f32', 'H');
+  const gw = be.zeros([hidden, din], 'f32', 'gW1');
+  const xT = tf.tensor2d(xData, [R, din]);
+  const wT = tf.tensor2d(wData, [hidden, din]);
+  const gT = tf.tensor2d(gData, [R, hidden]);
+  const cases = [
+    { name: `matmul forward H = X·W1ᵀ`, shapes: `X [${R}×${din}] · W1ᵀ (W1 [${hidden}×${din}])`, ir: () => matmul(be, x, w, h, { transB: true }), tfj: () => tf.matMul(xT, wT, false, true), out: h },
+    { name: `matmul weight gradient ∂W1 = gHᵀ·X`, shapes: `gHᵀ (gH [${R}×${hidden}]) · X [${R}×${din}]`, ir: () => matmul(be, gh, x, gw, { transA: true }), tfj: () => tf.matMul(gT, xT, true, false), out: gw },
+  ];
+  for (const c of cases) {
+    const flops = 2 * c.out.shape[0] * c.out.shape[1] * (c === cases[0] ? din : R);
+    process.stderr.write(`(d) ${c.name}: ${c.shapes} (${(flops / 1e9).toFixed(2)} GFLOP)\n`);
+    const [ir, tj] = await timePair(
+      ['irllrec', 'tfjs'],
+      async () => {
+        c.ir();
+        await be.flush();
+      },
+      async () => {
+        const r = c.tfj();
+        const one = tf.slice(r, [0, 0], [1, 1]);
+        await one.data();
+        tf.dispose([r, one]);
+      },
+    );
+    const irOut = await be.read(c.out);
+    let tfOut: Float32Array;
+    {
+      const r = c.tfj();
+      tfOut = (await r.data()) as Float32Array;
+      r.dispose();
+    }
+    let maxDiff = 0;
+    let maxAbs = 0;
+    for (let i = 0; i < irOut.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(irOut[i] - tfOut[i]));
+      maxAbs = Math.max(maxAbs, Math.abs(tfOut[i]));
+    }
+    process.stderr.write(`  max |irllrec − tfjs| ${maxDiff.toExponential(2)} (max |value| ${maxAbs.toFixed(3)})\n`);
+    record(c.name, c.shapes, ir, tj, { irllrecGflops: flops / ir.median / 1e6, tfjsGflops: flops / tj.median / 1e6, maxAbsDiff: maxDiff });
+  }
+  for (const t of [x, w, gh, h, gw]) t.dispose();
+  tf.dispose([xT, wT, gT]);
+}
+
+// ------------------------------------------------------------------------------------------------
 // Output
 
 const loadEnd = loadavg().map((x) => Math.round(x * 100) / 100);
@@ -358,7 +453,7 @@ const md = [
   '',
   ...results
     .filter((r) => r.extra)
-    .map((r) => `Context for "${r.workload}": ${Object.entries(r.extra!).map(([k, v]) => `${k} ${k.endsWith('Ms') ? `${v.toFixed(1)} ms` : v.toFixed(k.endsWith('Loss') ? 5 : 2)}`).join(', ')} (times are medians).`),
+    .map((r) => `Context for "${r.workload}": ${Object.entries(r.extra!).map(([k, v]) => `${k} ${k.endsWith('Ms') ? `${v.toFixed(1)} ms` : k.endsWith('Diff') ? v.toExponential(2) : v.toFixed(k.endsWith('Loss') ? 5 : 2)}`).join(', ')} (times are medians).`),
   '',
   'Notes: (a) edge dropout off on both sides (keepRate 1); tfjs propagation = gather + unsortedSegmentSum per layer, as its users write it. ' +
     '(b) the last losses of both sides are printed by the run and agree to ~1e-5 (same inputs, same Adam steps). ' +
