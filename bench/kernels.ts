@@ -19,10 +19,17 @@
  * Throughput: GB/s = bytes / time for memory-bound kernels (a compulsory-traffic model: every input element read
  * once per use, gathered rows counted once per edge, outputs written once; caches not modelled), GFLOP/s =
  * nominal multiply-adds × 2 / time for the dense ones (exp, max and normalisation not counted). The copy row
- * (`be.copy` = copyBufferToBuffer, 2 bytes moved per byte copied) is the adapter's memory-bandwidth roof.
+ * (`be.copy` = copyBufferToBuffer, 2 bytes moved per byte copied) is the adapter's memory-bandwidth roof; the
+ * shader-copy row (a WGSL kernel streaming N·d floats as vec4, 4 per invocation, grid-strided) is the roof a
+ * compute kernel can reach on this adapter — far below memcpy on a CPU emulator, where every invocation's
+ * loads are lane-by-lane scalar accesses.
+ *
+ * With --only, the rows not selected are kept from the previous bench/results/kernels.json (stated in the
+ * header), so one kernel can be re-measured without re-running the whole table.
  *
  * Output: a markdown table on stdout and in bench/results/kernels.md, the raw numbers in bench/results/kernels.json.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildGraph, type Graph } from '../src/data/graph.js';
@@ -35,7 +42,9 @@ import { ADAM_DEFAULTS, adamStep } from '../src/ops/optim.js';
 import { normalizeRows, normalizeRowsCpu, softmaxRows } from '../src/ops/rowwise.js';
 import { type Csr, csrTensor, disposeCsr, spmm } from '../src/ops/spmm.js';
 import { sslContrastive } from '../src/ops/ssl.js';
-import { type Backend, CpuBackend, type Tensor } from '../src/ops/tensor.js';
+import { Kernel, grid1d } from '../src/gpu/kernel.js';
+import { itmLoss, normalizeRowsBackward, softmaxRowsBackward } from '../src/ops/rowwise.js';
+import { type Backend, CpuBackend, type Tensor, asGpu } from '../src/ops/tensor.js';
 import { scoreTopK } from '../src/ops/topk.js';
 import { Rng } from '../src/util/random.js';
 import {
@@ -52,6 +61,7 @@ import {
   markdownTable,
   randomArray,
   randomIds,
+  resultsDir,
   timeCpu,
   timeGpu,
   writeResults,
@@ -166,6 +176,29 @@ function def<P>(c: Case<P>): Case<unknown> {
   return c as unknown as Case<unknown>;
 }
 
+/** A streaming copy in a compute shader: B = A over n4 vec4s, PER per invocation at a grid stride (coalesced). */
+const SHADER_COPY_PER = 4;
+const shaderCopyKernel = new Kernel({
+  name: 'bench.shaderCopy',
+  code: /* wgsl */ `
+override WG: u32 = 64u;
+override PER: u32 = 4u;
+@group(0) @binding(0) var<storage, read> A: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> B: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let t = flat_workgroup(wid, nwg) * WG + lid;
+  let stride = nwg.x * nwg.y * WG;
+  for (var k = 0u; k < PER; k = k + 1u) {
+    let i = t + k * stride;
+    if (i < params.n4) { B[i] = A[i]; }
+  }
+}`,
+  storage: ['read', 'rw'],
+  params: { n4: 'u32' },
+});
+
 // ------------------------------------------------------------------------------------------------
 // The cases
 
@@ -187,6 +220,26 @@ const cases: Case<unknown>[] = [
     },
     noDispatch: true,
   }),
+  def<{ rows: number; d: number }>({
+    id: 'copy-shader',
+    kernel: 'copy (WGSL kernel, vec4, 4 per invocation)',
+    metric: 'GB/s',
+    formula: 'bytes = 2·4·n (read + write)',
+    gpu: { rows: N, d: D },
+    cpu: { rows: N, d: D },
+    shape: (p) => `N·d = ${p.rows}×${p.d} f32 (${fmt((p.rows * p.d * F) / 2 ** 20)} MiB)`,
+    amount: (p) => 2 * F * p.rows * p.d,
+    build: (be, p) => {
+      const tr = tracker();
+      const src = tr.t(randTensor(be, new Rng(1), [p.rows, p.d], 'copy.src'));
+      const dst = tr.t(be.zeros([p.rows, p.d], 'f32', 'copy.dst'));
+      if (be.kind === 'cpu') return { run: () => dst.f.set(src.f), dispose: tr.dispose };
+      const g = asGpu(be);
+      const n4 = (p.rows * p.d) / 4;
+      const grid = grid1d(Math.ceil(n4 / (64 * SHADER_COPY_PER)), g.ctx.limits.maxComputeWorkgroupsPerDimension);
+      return { run: () => g.recorder.dispatch(shaderCopyKernel, [src.buffer, dst.buffer], { n4 }, grid, { WG: 64, PER: SHADER_COPY_PER }), dispose: tr.dispose };
+    },
+  }),
   def<{ d: number }>({
     id: 'spmm',
     kernel: 'spmm Y = Â·E',
@@ -202,6 +255,23 @@ const cases: Case<unknown>[] = [
       const x = tr.t(randTensor(be, new Rng(2), [N, p.d], 'E'));
       const y = tr.t(be.zeros([N, p.d], 'f32', 'Y'));
       return { run: () => spmm(be, adj, x, y), dispose: tr.dispose };
+    },
+  }),
+  def<{ d: number }>({
+    id: 'spmm-t',
+    kernel: 'spmm Y = Âᵀ·E (values through the reverse-edge index)',
+    metric: 'GB/s',
+    formula: 'bytes = 4·(N+1 + 3·nnz + nnz·d + 2·N·d) (as spmm plus the index read and Y read for +=; values[rev[e]] counted once per edge)',
+    gpu: { d: D },
+    cpu: { d: D },
+    shape: (p) => `N=${N}, nnz=${NNZ}, d=${p.d}`,
+    amount: (p) => F * (N + 1 + 3 * NNZ + NNZ * p.d + 2 * N * p.d),
+    build: (be, p) => {
+      const tr = tracker();
+      const { adj, edges } = graphTensors(be, tr);
+      const x = tr.t(randTensor(be, new Rng(2), [N, p.d], 'gY'));
+      const y = tr.t(be.zeros([N, p.d], 'f32', 'gE'));
+      return { run: () => spmm(be, adj, x, y, { values: adj.values, valueIndex: edges.rev, accumulate: true }), dispose: tr.dispose };
     },
   }),
   def<{ rows: number }>({
@@ -280,6 +350,25 @@ const cases: Case<unknown>[] = [
     },
   }),
   def<{ rows: number; cols: number }>({
+    id: 'softmax-bwd',
+    kernel: 'softmaxRowsBackward (accumulate)',
+    metric: 'GB/s',
+    formula: 'bytes = 4·4·rows·cols (y, gY, gX read; gX written)',
+    gpu: { rows: N, cols: 128 },
+    cpu: { rows: N, cols: 128 },
+    shape: (p) => `${p.rows}×${p.cols}`,
+    amount: (p) => 4 * F * p.rows * p.cols,
+    build: (be, p) => {
+      const tr = tracker();
+      const rng = new Rng(18);
+      const y = tr.t(be.zeros([p.rows, p.cols], 'f32', 'Pi'));
+      softmaxRows(be, tr.t(randTensor(be, rng, [p.rows, p.cols], 'S', -5, 5)), y);
+      const gY = tr.t(randTensor(be, rng, [p.rows, p.cols], 'gPi'));
+      const gX = tr.t(be.zeros([p.rows, p.cols], 'f32', 'gS'));
+      return { run: () => softmaxRowsBackward(be, y, gY, gX, { accumulate: true }), dispose: tr.dispose };
+    },
+  }),
+  def<{ rows: number; cols: number }>({
     id: 'normalize',
     kernel: "normalizeRows (mode 'hard')",
     metric: 'GB/s',
@@ -293,6 +382,43 @@ const cases: Case<unknown>[] = [
       const x = tr.t(randTensor(be, new Rng(7), [p.rows, p.cols], 'C'));
       const y = tr.t(be.zeros([p.rows, p.cols], 'f32', 'Chat'));
       return { run: () => normalizeRows(be, x, y, { mode: 'hard' }), dispose: tr.dispose };
+    },
+  }),
+  def<{ rows: number; cols: number }>({
+    id: 'normalize-bwd',
+    kernel: "normalizeRowsBackward (mode 'soft', accumulate)",
+    metric: 'GB/s',
+    formula: 'bytes = 4·4·rows·cols (x, gY, gX read; gX written)',
+    gpu: { rows: N, cols: D },
+    cpu: { rows: N, cols: D },
+    shape: (p) => `${p.rows}×${p.cols}`,
+    amount: (p) => 4 * F * p.rows * p.cols,
+    build: (be, p) => {
+      const tr = tracker();
+      const rng = new Rng(19);
+      const x = tr.t(randTensor(be, rng, [p.rows, p.cols], 'C'));
+      const gY = tr.t(randTensor(be, rng, [p.rows, p.cols], 'gChat'));
+      const gX = tr.t(be.zeros([p.rows, p.cols], 'f32', 'gC'));
+      return { run: () => normalizeRowsBackward(be, x, gY, gX, { mode: 'soft', accumulate: true }), dispose: tr.dispose };
+    },
+  }),
+  def<{ rows: number; cols: number }>({
+    id: 'itm',
+    kernel: 'itmLoss + gZ (accumulate)',
+    metric: 'GB/s',
+    formula: 'bytes = 4·(4·rows·cols + rows) (z, t, gZ read; gZ written; row losses; their final sum not counted)',
+    gpu: { rows: N, cols: D },
+    cpu: { rows: N, cols: D },
+    shape: (p) => `${p.rows}×${p.cols}`,
+    amount: (p) => F * (4 * p.rows * p.cols + p.rows),
+    build: (be, p) => {
+      const tr = tracker();
+      const rng = new Rng(20);
+      const z = tr.t(randTensor(be, rng, [p.rows, p.cols], 'z', -3, 3));
+      const t = tr.t(randTensor(be, rng, [p.rows, p.cols], 'T', -3, 3));
+      const gZ = tr.t(be.zeros([p.rows, p.cols], 'f32', 'gZ'));
+      const out = tr.t(be.zeros([8], 'f32', 'losses'));
+      return { run: () => itmLoss(be, z, t, out, 5, { lossScale: -0.6 / p.rows, gradScale: 0.6 / p.rows, gZ, accumulate: true }), dispose: tr.dispose };
     },
   }),
   def<{ batch: number }>({
@@ -547,6 +673,8 @@ interface Row {
   speedup: number;
   load1: number;
   cpuNote?: string;
+  /** The copy and shader-copy roofs (GB/s) of the run that measured this row (null: not measured in it). */
+  roofs?: { copy: number | null; shader: number | null };
 }
 
 const profiler = new GpuProfiler(gpuBe);
@@ -597,8 +725,37 @@ const totalSeconds = (performance.now() - t0) / 1000;
 // ------------------------------------------------------------------------------------------------
 // Report
 
-const copyRow = rows.find((r) => r.id === 'copy');
-const roof = copyRow?.throughput ?? null;
+// Roofs of this run, stored with each row measured in it (so kept rows keep the roofs of their own run).
+const runRoofs = {
+  copy: rows.find((r) => r.id === 'copy')?.throughput ?? null,
+  shader: rows.find((r) => r.id === 'copy-shader')?.throughput ?? null,
+};
+for (const r of rows) r.roofs = runRoofs;
+
+// --only: keep the other rows of the previous results, in the table's order.
+interface PreviousResults {
+  machine?: { date?: string; adapter?: string };
+  copyRoofGBs?: number | null;
+  shaderCopyRoofGBs?: number | null;
+  rows?: Row[];
+}
+const previousPath = join(resultsDir(), 'kernels.json');
+const previous: PreviousResults | null = only.length && existsSync(previousPath) ? (JSON.parse(readFileSync(previousPath, 'utf8')) as PreviousResults) : null;
+const kept = (previous?.rows ?? []).filter((r) => !rows.some((n) => n.id === r.id) && cases.some((c) => c.id === r.id));
+for (const r of kept) r.roofs ??= { copy: previous?.copyRoofGBs ?? null, shader: previous?.shaderCopyRoofGBs ?? null };
+if (kept.length) {
+  const order = new Map(cases.map((c, i) => [c.id, i]));
+  rows.push(...kept);
+  rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+}
+const keptNote = kept.length
+  ? [
+      `re-measured in this run (--only): ${selected.map((c) => c.id).join(', ')}; the other rows (${kept.map((r) => r.id).join(', ')}) are kept from the previous results (${previous?.machine?.date ?? 'unknown date'}, ${previous?.machine?.adapter ?? 'unknown adapter'}); every row's % of roof is against the roofs of the run that measured it ('–' where that run did not measure them)`,
+    ]
+  : [];
+
+const roof = runRoofs.copy ?? rows.find((r) => r.id === 'copy')?.throughput ?? null;
+const shaderRoof = runRoofs.shader ?? rows.find((r) => r.id === 'copy-shader')?.throughput ?? null;
 const headers = [
   'kernel',
   'GPU shape',
@@ -606,6 +763,7 @@ const headers = [
   'GPU ms/call (timestamps)',
   'throughput',
   '% of copy roof',
+  '% of shader-copy roof',
   'CPU-twin shape',
   'CPU-twin ms (measured)',
   'CPU-twin ms (scaled to GPU shape)',
@@ -618,7 +776,8 @@ const table = rows.map((r) => [
   fmt(r.gpu.ms),
   fmt(r.gpuTimestampMs),
   `${fmt(r.throughput)} ${r.metric}`,
-  r.metric === 'GB/s' && roof ? `${fmt((100 * r.throughput) / roof)}%` : '–',
+  r.metric === 'GB/s' && r.roofs?.copy ? `${fmt((100 * r.throughput) / r.roofs.copy)}%` : '–',
+  r.metric === 'GB/s' && r.roofs?.shader ? `${fmt((100 * r.throughput) / r.roofs.shader)}%` : '–',
   r.cpuShape === r.gpuShape ? 'same' : r.cpuShape,
   fmt(r.cpu.ms),
   r.cpuScale === 1 ? fmt(r.cpuScaledMs) : `${fmt(r.cpuScaledMs)} (×${fmt(r.cpuScale)})`,
@@ -637,6 +796,8 @@ const md = [
     `GPU ms/call: R calls recorded into one submission + await flush, wall time / R (R chosen for ~${targetMs} ms per run), median of ${runs} runs after a warm-up call (on the CPU-twin shape when smaller: same pipelines); calls over 3 s get 2 runs, the second with timestamps on; timestamps: GPU timestamp queries over R calls (each dispatch in its own pass), per call${profiler.available ? '' : ' — not available on this adapter'}`,
     'CPU twin: the same op on CpuBackend f32 in the same process (single-threaded JS); a smaller shape is scaled to the GPU shape by the work ratio in parentheses (the work models are linear in the reduced size)',
     `speedup = CPU-twin ms (scaled) / GPU ms (wall); total run ${totalSeconds.toFixed(0)} s`,
+    'roofs: % of copy roof = throughput / the copy (copyBufferToBuffer) row; % of shader-copy roof = throughput / the WGSL copy row (gathered rows and re-read rows count once per use, so cache hits can exceed 100%)',
+    ...keptNote,
   ]),
   '',
   markdownTable(headers, table),
@@ -657,6 +818,8 @@ writeResults('kernels', md, {
   runs,
   targetMs,
   copyRoofGBs: roof,
+  shaderCopyRoofGBs: shaderRoof,
+  keptFromPrevious: kept.map((r) => r.id),
   rows,
 });
 gpuBe.destroy();

@@ -5,32 +5,69 @@
  * products, and the ITM distillation term with its gradient (§4.7 steps 3–5).
  *
  * GPU layout: one workgroup per row (32, 64 or 128 threads by row length), strided column loops and tree
- * reductions in workgroup memory, so any row length works and sums are deterministic.
+ * reductions in workgroup memory, so any row length works and sums are deterministic. On a software adapter
+ * (lavapipe, SwiftShader) softmax, normalisation, their backwards and ITM instead run one invocation per row
+ * (`shaders/rowwise_thread.wgsl`, `shaders/itm_thread.wgsl`; vec4 loads when the row length is a multiple of
+ * 4): the emulator pays for every workgroup barrier of a tree reduction with a switch between the workgroup's
+ * SIMD lane groups, which made these kernels ~20–45× slower (CPU time, lavapipe, 20,332 rows of 32 or 128)
+ * than a serial loop over the row. Row dot products keep the workgroup layout everywhere.
  */
 import itmWgsl from '../../shaders/itm.wgsl';
+import itmThreadWgsl from '../../shaders/itm_thread.wgsl';
 import rowReduceWgsl from '../../shaders/row_reduce.wgsl';
 import rowwiseWgsl from '../../shaders/rowwise.wgsl';
+import rowwiseThreadWgsl from '../../shaders/rowwise_thread.wgsl';
 import { IrllrecError } from '../errors.js';
 import { Kernel, grid1d } from '../gpu/kernel.js';
 import { recordReduceSum } from './reduce.js';
-import { type Backend, type FloatArray, type Tensor, asGpu, expectDtype, expectFinite, expectSameBackend, expectShape } from './tensor.js';
+import { type Backend, type FloatArray, type Tensor, type WebGpuBackend, asGpu, expectDtype, expectFinite, expectSameBackend, expectShape } from './tensor.js';
 
 const ROW_PARAMS = { rows: 'u32', cols: 'u32', mode: 'u32', beta: 'u32' } as const;
 const rowwiseCode = `${rowReduceWgsl}\n${rowwiseWgsl}`;
 function rowKernel(entryPoint: string): Kernel<typeof ROW_PARAMS> {
   return new Kernel({ name: `rowwise.${entryPoint}`, code: rowwiseCode, entryPoint, storage: ['read', 'read', 'rw'], params: ROW_PARAMS });
 }
-const softmaxForwardKernel = rowKernel('softmax_forward');
-const softmaxBackwardKernel = rowKernel('softmax_backward');
-const normalizeForwardKernel = rowKernel('normalize_forward');
-const normalizeBackwardKernel = rowKernel('normalize_backward');
+
+/** Entry points that exist in both layouts: one workgroup per row (rowwise.wgsl), one invocation per row (rowwise_thread.wgsl). */
+export type RowEntry = 'softmax_forward' | 'softmax_backward' | 'normalize_forward' | 'normalize_backward';
+/** How a row kernel is laid out on the GPU: a workgroup per row (tree reductions) or an invocation per row (serial). */
+export type RowSplit = 'workgroup' | 'thread';
+
+// The element-type declarations rowwise_thread.wgsl expects (see its header).
+const THREAD_PRELUDE = {
+  vec4: `alias XT = vec4<f32>;
+fn hsum(v: XT) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+fn hmax(v: XT) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }`,
+  f32: `alias XT = f32;
+fn hsum(v: XT) -> f32 { return v; }
+fn hmax(v: XT) -> f32 { return v; }`,
+};
+const ROW_ENTRIES: RowEntry[] = ['softmax_forward', 'softmax_backward', 'normalize_forward', 'normalize_backward'];
+const workgroupKernels = Object.fromEntries(ROW_ENTRIES.map((e) => [e, rowKernel(e)])) as Record<RowEntry, Kernel<typeof ROW_PARAMS>>;
+// Same kernel names as the workgroup layout, so profiles stay comparable across adapters.
+function threadKernels(element: 'vec4' | 'f32'): Record<RowEntry, Kernel<typeof ROW_PARAMS>> {
+  const code = `${THREAD_PRELUDE[element]}\n${rowwiseThreadWgsl}`;
+  return Object.fromEntries(
+    ROW_ENTRIES.map((e) => [e, new Kernel({ name: `rowwise.${e}`, code, entryPoint: e, storage: ['read', 'read', 'rw'], params: ROW_PARAMS })]),
+  ) as Record<RowEntry, Kernel<typeof ROW_PARAMS>>;
+}
+const threadKernelsVec4 = threadKernels('vec4');
+const threadKernelsF32 = threadKernels('f32');
+const THREAD_WG = 32;
+
+/** The layout for this adapter: invocation per row on software adapters, workgroup per row on GPUs. */
+export function rowSplit(software: boolean): RowSplit {
+  return software ? 'thread' : 'workgroup';
+}
+
 const rowDotsKernel = rowKernel('row_dots');
-const itmKernel = new Kernel({
-  name: 'itm',
-  code: `${rowReduceWgsl}\n${itmWgsl}`,
-  storage: ['read', 'read', 'rw', 'rw'],
-  params: { rows: 'u32', cols: 'u32', grad_scale: 'f32', has_grad: 'u32', beta: 'u32' },
-});
+const ITM_PARAMS = { rows: 'u32', cols: 'u32', grad_scale: 'f32', has_grad: 'u32', beta: 'u32' } as const;
+const itmKernel = new Kernel({ name: 'itm', code: `${rowReduceWgsl}\n${itmWgsl}`, storage: ['read', 'read', 'rw', 'rw'], params: ITM_PARAMS });
+// The invocation-per-row layout of the same term (software adapters), per element type.
+const itmThreadKernels = {
+  vec4: new Kernel({ name: 'itm', code: `${THREAD_PRELUDE.vec4}\n${itmThreadWgsl}`, storage: ['read', 'read', 'rw', 'rw'], params: ITM_PARAMS }),
+  f32: new Kernel({ name: 'itm', code: `${THREAD_PRELUDE.f32}\n${itmThreadWgsl}`, storage: ['read', 'read', 'rw', 'rw'], params: ITM_PARAMS }),
+};
 
 /** Threads per row: a power of two ≤ 128 that does not leave most threads idle on short rows. */
 function rowWorkgroupSize(cols: number): number {
@@ -66,12 +103,51 @@ function expectDistinct(op: string, out: [string, Tensor], ...inputs: [string, T
   }
 }
 
-function dispatchRows(be: Backend, kernel: Kernel<typeof ROW_PARAMS>, a: Tensor, b: Tensor, out: Tensor, rows: number, cols: number, mode: number, accumulate: boolean): void {
+function dispatchRows(be: Backend, entry: RowEntry, a: Tensor, b: Tensor, out: Tensor, rows: number, cols: number, mode: number, accumulate: boolean): void {
+  const g = asGpu(be);
+  recordRowKernel(g, entry, a, b, out, rows, cols, mode, accumulate, rowSplit(g.ctx.adapter.isSoftware));
+}
+
+/**
+ * Record one row kernel over R×C inputs `a`, `b` into `out` with an explicit layout (the ops pick
+ * `rowSplit(adapter is software)`); arguments as validated by the op. Exported so that tests can run both
+ * layouts on any adapter. mode: 0 hard, 1 soft (normalisation only).
+ */
+export function recordRowKernel(
+  g: WebGpuBackend,
+  entry: RowEntry,
+  a: Tensor,
+  b: Tensor,
+  out: Tensor,
+  rows: number,
+  cols: number,
+  mode: number,
+  accumulate: boolean,
+  split: RowSplit,
+): void {
+  if (rows === 0 || cols === 0) return;
+  const params = { rows, cols, mode, beta: accumulate ? 1 : 0 };
+  const maxDim = g.ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (split === 'workgroup') {
+    g.recorder.dispatch(workgroupKernels[entry], [a.buffer, b.buffer, out.buffer], params, grid1d(rows, maxDim), { WG: rowWorkgroupSize(cols) });
+    return;
+  }
+  const vec4 = cols % 4 === 0;
+  g.recorder.dispatch(
+    (vec4 ? threadKernelsVec4 : threadKernelsF32)[entry],
+    [a.buffer, b.buffer, out.buffer],
+    { ...params, cols: vec4 ? cols / 4 : cols },
+    grid1d(Math.ceil(rows / THREAD_WG), maxDim),
+    { WG: THREAD_WG },
+  );
+}
+
+function dispatchRowDots(be: Backend, a: Tensor, b: Tensor, out: Tensor, rows: number, cols: number): void {
   const g = asGpu(be);
   g.recorder.dispatch(
-    kernel,
+    rowDotsKernel,
     [a.buffer, b.buffer, out.buffer],
-    { rows, cols, mode, beta: accumulate ? 1 : 0 },
+    { rows, cols, mode: 0, beta: 0 },
     grid1d(rows, g.ctx.limits.maxComputeWorkgroupsPerDimension),
     { WG: rowWorkgroupSize(cols) },
   );
@@ -91,7 +167,7 @@ export function softmaxRows(be: Backend, x: Tensor, y: Tensor): void {
     softmaxRowsCpu(rows, cols, x.f, y.f);
     return;
   }
-  dispatchRows(be, softmaxForwardKernel, x, x, y, rows, cols, 0, false);
+  dispatchRows(be, 'softmax_forward', x, x, y, rows, cols, 0, false);
 }
 
 /** gX (+)= y ⊙ (gY − rowsum(y ⊙ gY)), the backward of y = softmax(x) given y. */
@@ -107,7 +183,7 @@ export function softmaxRowsBackward(be: Backend, y: Tensor, gY: Tensor, gX: Tens
     softmaxRowsBackwardCpu(rows, cols, y.f, gY.f, gX.f, accumulate);
     return;
   }
-  dispatchRows(be, softmaxBackwardKernel, y, gY, gX, rows, cols, 0, accumulate);
+  dispatchRows(be, 'softmax_backward', y, gY, gX, rows, cols, 0, accumulate);
 }
 
 /** CPU twin of `softmax_forward`. */
@@ -150,7 +226,7 @@ export function normalizeRows(be: Backend, x: Tensor, y: Tensor, opts: { mode: N
     normalizeRowsCpu(rows, cols, x.f, y.f, opts.mode);
     return;
   }
-  dispatchRows(be, normalizeForwardKernel, x, x, y, rows, cols, mode, false);
+  dispatchRows(be, 'normalize_forward', x, x, y, rows, cols, mode, false);
 }
 
 /**
@@ -170,7 +246,7 @@ export function normalizeRowsBackward(be: Backend, x: Tensor, gY: Tensor, gX: Te
     normalizeRowsBackwardCpu(rows, cols, x.f, gY.f, gX.f, opts.mode, accumulate);
     return;
   }
-  dispatchRows(be, normalizeBackwardKernel, x, gY, gX, rows, cols, mode, accumulate);
+  dispatchRows(be, 'normalize_backward', x, gY, gX, rows, cols, mode, accumulate);
 }
 
 function normDenominator(ss: number, mode: NormMode): number {
@@ -233,7 +309,7 @@ export function rowDots(be: Backend, a: Tensor, b: Tensor, out: Tensor): void {
     rowDotsCpu(rows, cols, a.f, b.f, out.f);
     return;
   }
-  dispatchRows(be, rowDotsKernel, a, b, out, rows, cols, 0, false);
+  dispatchRowDots(be, a, b, out, rows, cols);
 }
 
 /** CPU twin of `row_dots`. */
@@ -291,16 +367,44 @@ export function itmLoss(be: Backend, z: Tensor, t: Tensor, out: Tensor, slot: nu
   // Per-row loss terms, reduced deterministically into out[slot]; a 4-byte dummy stands in for gZ.
   const rowLoss = g.pool.acquire(rows * 4, 'itm.rowLoss');
   const dummy = gZ ? null : g.pool.acquire(4, 'itm.noGrad');
-  g.recorder.dispatch(
-    itmKernel,
-    [z.buffer, t.buffer, gZ ? gZ.buffer : (dummy as GPUBuffer), rowLoss],
-    { rows, cols, grad_scale: opts.gradScale, has_grad: gZ ? 1 : 0, beta: accumulate ? 1 : 0 },
-    grid1d(rows, g.ctx.limits.maxComputeWorkgroupsPerDimension),
-    { WG: rowWorkgroupSize(cols) },
-  );
+  recordItmRows(g, z, t, gZ ? gZ.buffer : (dummy as GPUBuffer), rowLoss, rows, cols, opts.gradScale, gZ !== null, accumulate, rowSplit(g.ctx.adapter.isSoftware));
   recordReduceSum(g, rowLoss, rows, out.buffer, slot, opts.lossScale, false);
   g.pool.release(rowLoss);
   if (dummy) g.pool.release(dummy);
+}
+
+/**
+ * Record the per-row ITM kernel (row losses into `rowLoss`, gradient into `gZ` when hasGrad) with an explicit
+ * layout (itmLoss picks `rowSplit(adapter is software)`); exported so that tests can run both layouts.
+ */
+export function recordItmRows(
+  g: WebGpuBackend,
+  z: Tensor,
+  t: Tensor,
+  gZ: GPUBuffer,
+  rowLoss: GPUBuffer,
+  rows: number,
+  cols: number,
+  gradScale: number,
+  hasGrad: boolean,
+  accumulate: boolean,
+  split: RowSplit,
+): void {
+  const params = { rows, cols, grad_scale: gradScale, has_grad: hasGrad ? 1 : 0, beta: accumulate ? 1 : 0 };
+  const maxDim = g.ctx.limits.maxComputeWorkgroupsPerDimension;
+  // A 4-byte gZ stand-in cannot be bound as vec4 rows: the f32 layout then (it is never written).
+  const vec4 = cols % 4 === 0 && cols > 0 && hasGrad;
+  if (split === 'workgroup') {
+    g.recorder.dispatch(itmKernel, [z.buffer, t.buffer, gZ, rowLoss], params, grid1d(rows, maxDim), { WG: rowWorkgroupSize(cols) });
+    return;
+  }
+  g.recorder.dispatch(
+    vec4 ? itmThreadKernels.vec4 : itmThreadKernels.f32,
+    [z.buffer, t.buffer, gZ, rowLoss],
+    { ...params, cols: vec4 ? cols / 4 : cols },
+    grid1d(Math.ceil(rows / THREAD_WG), maxDim),
+    { WG: THREAD_WG },
+  );
 }
 
 /** CPU twin of `itm.wgsl` plus the reduction of its row losses. */

@@ -3,11 +3,21 @@ import { IrllrecError } from '../../src/errors.js';
 import {
   type NormMode,
   itmLoss,
+  itmLossCpu,
+  recordItmRows,
   normalizeRows,
+  type RowEntry,
+  type RowSplit,
   normalizeRowsBackward,
+  normalizeRowsBackwardCpu,
+  normalizeRowsCpu,
+  recordRowKernel,
   rowDots,
+  rowSplit,
   softmaxRows,
   softmaxRowsBackward,
+  softmaxRowsBackwardCpu,
+  softmaxRowsCpu,
 } from '../../src/ops/rowwise.js';
 import type { Backend } from '../../src/ops/tensor.js';
 import { cpu, expectClose, expectGradClose, finiteDiff, gpu, randArray, rng } from '../helpers.js';
@@ -285,6 +295,110 @@ describe('itmLoss (spec §4.7)', () => {
     expect(out.f[0]).toBeCloseTo(-entropy, 12);
     for (const v of gZ.f) expect(Math.abs(v)).toBeLessThan(1e-15);
   });
+});
+
+describe('both GPU layouts (workgroup per row, invocation per row) match the CPU twins', () => {
+  // The ops pick one layout per adapter (rowSplit); the lavapipe CI adapter only ever picks 'thread', so both
+  // are run here explicitly. Row lengths: multiples of 4 (vec4 rows) and not, 1, and longer than any
+  // workgroup; rows not a multiple of the 32-invocation workgroup. OUT starts as NaN garbage (overwrite must
+  // not read it) or as g0 (accumulate). Includes a zero row, a row below the hard floor and ±1e4 logits.
+  const twins: Record<RowEntry, (rows: number, cols: number, a: Float64Array, b: Float64Array, out: Float64Array, mode: NormMode, acc: boolean) => void> = {
+    softmax_forward: (rows, cols, a, _b, out) => softmaxRowsCpu(rows, cols, a, out),
+    softmax_backward: (rows, cols, a, b, out, _m, acc) => softmaxRowsBackwardCpu(rows, cols, a, b, out, acc),
+    normalize_forward: (rows, cols, a, _b, out, mode) => normalizeRowsCpu(rows, cols, a, out, mode),
+    normalize_backward: (rows, cols, a, b, out, mode, acc) => normalizeRowsBackwardCpu(rows, cols, a, b, out, mode, acc),
+  };
+  const variants: [RowEntry, NormMode, boolean][] = [
+    ['softmax_forward', 'hard', false],
+    ['softmax_backward', 'hard', false],
+    ['softmax_backward', 'hard', true],
+    ['normalize_forward', 'hard', false],
+    ['normalize_forward', 'soft', false],
+    ['normalize_backward', 'hard', true],
+    ['normalize_backward', 'soft', false],
+  ];
+  it('picks the invocation-per-row layout on software adapters only', async () => {
+    expect(rowSplit(true)).toBe('thread');
+    expect(rowSplit(false)).toBe('workgroup');
+    expect((await gpu()).ctx.adapter.isSoftware).toBe(true); // so the ops above ran the 'thread' layout
+  });
+  it('thread layout: more than 65,535 workgroups of 32 rows (2-D grid, overshoot guarded)', async () => {
+    const g = await gpu();
+    const [rows, cols] = [65_535 * 32 + 77, 1];
+    const x = f32Array(41, rows * cols, -3, 3);
+    const X = g.tensor(x, [rows, cols]);
+    const Y = g.tensor(new Float64Array(rows * cols).fill(Number.NaN), [rows, cols]);
+    recordRowKernel(g, 'normalize_forward', X, X, Y, rows, cols, 1, false, 'thread');
+    const want = new Float64Array(rows * cols);
+    normalizeRowsCpu(rows, cols, x, want, 'soft');
+    expectClose(await g.read(Y), want, TOL, 'ñ(x) over 2.1M rows');
+  });
+  for (const split of ['workgroup', 'thread'] as RowSplit[]) {
+    for (const [rows, cols] of [
+      [70, 32],
+      [9, 1],
+      [37, 6],
+      [5, 260],
+    ] as const) {
+      it(`${split}: ${rows}×${cols}`, async () => {
+        const g = await gpu();
+        const a = hugeLogits(rows + cols, rows, cols).map((v, i) => (Math.floor(i / cols) % 3 === 0 ? v : Math.fround(v * 1e-4)));
+        a.fill(0, 1 * cols, 2 * cols); // zero row
+        for (let c = 0; c < cols; c++) a[2 * cols + c] = Math.fround(1e-14 * (c % 2 ? 1 : -1)); // below the hard floor
+        const b = f32Array(rows * cols + 1, rows * cols);
+        const g0 = f32Array(rows * cols + 2, rows * cols);
+        const A = g.tensor(a, [rows, cols]);
+        const B = g.tensor(b, [rows, cols]);
+        for (const [entry, mode, acc] of variants) {
+          // Backward passes of the softmax take y = softmax(a) as their first input.
+          const first = entry === 'softmax_backward' ? new Float64Array(rows * cols) : a;
+          if (entry === 'softmax_backward') softmaxRowsCpu(rows, cols, a, first);
+          const First = entry === 'softmax_backward' ? g.tensor(first, [rows, cols]) : A;
+          const Out = g.tensor(acc ? g0 : new Float64Array(rows * cols).fill(Number.NaN), [rows, cols]);
+          recordRowKernel(g, entry, First, B, Out, rows, cols, mode === 'hard' ? 0 : 1, acc, split);
+          const want = acc ? Float64Array.from(g0) : new Float64Array(rows * cols);
+          twins[entry](rows, cols, first, b, want, mode, acc);
+          const got = await g.read(Out);
+          // gX of the row below the hard floor is g/1e-12 ~ 1e12: relative tolerance covers it.
+          expectClose(got, want, entry.startsWith('softmax_forward') ? PROB_TOL : TOL, `${entry} ${mode}${acc ? ' accumulate' : ''}`);
+        }
+      });
+    }
+  }
+});
+
+describe('itm: both GPU layouts match the CPU twin row by row', () => {
+  for (const split of ['workgroup', 'thread'] as RowSplit[]) {
+    for (const [rows, cols] of [
+      [45, 32],
+      [7, 5],
+    ] as const) {
+      it(`${split}: ${rows}×${cols}, with and without the gradient`, async () => {
+        const g = await gpu();
+        const z = hugeLogits(rows * 3 + cols, rows, cols);
+        const t = f32Array(rows + 5 * cols, rows * cols, -6, 6);
+        const g0 = f32Array(rows + 6 * cols, rows * cols);
+        const Z = g.tensor(z, [rows, cols]);
+        const T = g.tensor(t, [rows, cols]);
+        // Per-row twin: row losses Σ_c q log p (lossScale 1) and gZ = g0 + 0.3·(p − q).
+        const wantLoss = new Float64Array(rows);
+        const wantGrad = Float64Array.from(g0);
+        for (let r = 0; r < rows; r++) {
+          const out = new Float64Array(1);
+          const sl = (a: Float64Array) => a.subarray(r * cols, (r + 1) * cols);
+          itmLossCpu(1, cols, sl(z), sl(t), out, 0, 1, 0.3, sl(wantGrad), true);
+          wantLoss[r] = out[0];
+        }
+        for (const hasGrad of [true, false]) {
+          const GZ = g.tensor(g0, [rows, cols]);
+          const loss = g.tensor(new Float64Array(rows).fill(Number.NaN), [rows]);
+          recordItmRows(g, Z, T, hasGrad ? GZ.buffer : g.zeros([1]).buffer, loss.buffer, rows, cols, 0.3, hasGrad, true, split);
+          expectClose(await g.read(loss), wantLoss, TOL, `row losses (gradient ${hasGrad})`);
+          if (hasGrad) expectClose(await g.read(GZ), wantGrad, TOL, 'gZ accumulated');
+        }
+      });
+    }
+  }
 });
 
 describe('bad inputs', () => {

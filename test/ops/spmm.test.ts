@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
-import { csrTensor, spmm } from '../../src/ops/spmm.js';
+import { type SpmmPlan, csrTensor, recordSpmm, spmm, spmmCpu, spmmPlan } from '../../src/ops/spmm.js';
 import type { Backend } from '../../src/ops/tensor.js';
 import { cpu, expectClose, expectGradClose, finiteDiff, gpu, randArray, randBipartite, randCsr, rng } from '../helpers.js';
 
@@ -38,6 +38,74 @@ describe('spmm (CSR × dense)', () => {
       if (rows > 2) for (let c = 0; c < d; c++) expect(res.gpu[2 * d + c]).toBe(0);
     });
   }
+
+  // Every work split of the GPU kernel (the lavapipe CI adapter only ever picks the software one through spmm()):
+  // one invocation per row (software), one per output element (hardware), and a middle split with a ragged
+  // tail (chunks not dividing w); vec4 rows (d % 4 == 0) and f32 rows; values direct, indirect and absent;
+  // overwrite (Y starts as garbage) and accumulate.
+  const plans: [string, (d: number) => SpmmPlan][] = [
+    ['software', (d) => spmmPlan(d, true)],
+    ['hardware', (d) => spmmPlan(d, false)],
+    ['3 chunks, WG 7', (d) => ({ vec4: d % 4 === 0, chunks: 3, workgroup: 7 })],
+  ];
+  for (const [rows, cols, d] of [
+    [41, 29, 1],
+    [41, 29, 4],
+    [23, 31, 36],
+    [19, 17, 128],
+    [33, 20, 33],
+  ] as const) {
+    for (const [planName, plan] of plans) {
+      if (planName.startsWith('3 chunks') && d < 12) continue; // rows of ≤ 3 elements: the same split as 'hardware'
+      it(`${planName} split matches the CPU twin for ${rows}×${cols} · d=${d} (values direct / indirect / none, overwrite / accumulate)`, async () => {
+        const g = await gpu();
+        const r = rng(rows * 31 + d);
+        const a = randCsr(r, rows, cols, 0.25);
+        const x = randArray(r, cols * d);
+        const y0 = randArray(r, rows * d);
+        const vals = randArray(r, a.colIdx.length + 3, -1, 1);
+        const index = Uint32Array.from(a.colIdx, (_, e) => (e * 7 + 3) % vals.length); // any in-range map
+        const A = csrTensor(g, a);
+        const X = g.tensor(x, [cols, d]);
+        const V = g.tensor(vals, [vals.length]);
+        const I = g.tensor(index, [index.length], 'u32');
+        const cases = [
+          { values: A.values, valueIndex: null, accumulate: false },
+          { values: V, valueIndex: I, accumulate: true },
+          { values: null, valueIndex: null, accumulate: false },
+        ];
+        for (const c of cases) {
+          const Y = g.tensor(c.accumulate ? y0 : new Float64Array(rows * d).fill(Number.NaN), [rows, d]);
+          recordSpmm(g, A, c.values, c.valueIndex, X, Y, c.accumulate, plan(d));
+          const want = c.accumulate ? Float64Array.from(y0) : new Float64Array(rows * d);
+          const hostValues = c.values === V ? vals : c.values ? a.values : null;
+          spmmCpu(rows, d, a.rowPtr, a.colIdx, hostValues, c.valueIndex ? index : null, x, want, c.accumulate);
+          const got = await g.read(Y);
+          expectClose(got, want, TOL, `Y (values ${c.values ? (c.valueIndex ? 'indirect' : 'direct') : 'none'})`);
+          if (!c.accumulate) for (let k = 0; k < d; k++) expect(got[2 * d + k]).toBe(0); // row 2 is empty
+        }
+      });
+    }
+  }
+
+  it('covers more than 65,535 workgroups (2-D grid, overshoot guarded)', async () => {
+    const g = await gpu();
+    const rows = 70_001;
+    const cols = 9;
+    const d = 1;
+    const rowPtr = Uint32Array.from({ length: rows + 1 }, (_, i) => i); // one edge per row
+    const colIdx = Uint32Array.from({ length: rows }, (_, i) => (i * 5) % cols);
+    const x = randArray(rng(3), cols * d);
+    const A = csrTensor(g, { rows, cols, rowPtr, colIdx });
+    const X = g.tensor(x, [cols, d]);
+    const want = new Float64Array(rows * d);
+    spmmCpu(rows, d, rowPtr, colIdx, null, null, x, want, false);
+    for (const workgroup of [1, 2]) {
+      const Y = g.zeros([rows, d]);
+      recordSpmm(g, A, null, null, X, Y, false, { vec4: false, chunks: 1, workgroup });
+      expectClose(await g.read(Y), want, TOL, `Y (WG ${workgroup})`);
+    }
+  });
 
   it('accumulates, uses override values and a value index on both backends alike', async () => {
     const r = rng(5);
