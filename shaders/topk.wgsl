@@ -1,38 +1,77 @@
-// Per-row top-k (spec §8: masked scores −1e8, ties → lower column id first), optionally fused with the scores
-// s_rc = U_r·I_c so that the R×n score matrix is never stored.
+// Per-row top-k selection (spec §8: masked scores −1e8, ties → lower column id first). This is the selection
+// core; a scores prelude is prepended (`topk_scores.wgsl` / `topk_scores4.wgsl`: rows of a score matrix;
+// `topk_fused.wgsl` / `topk_fused4.wgsl`: s_rc = U_r·I_c computed here, so the R×n matrix is never stored).
+// The prelude declares bindings 0..2, `fn score_at(row, c) -> f32` and `fn score4_at(row, c) -> vec4<f32>`
+// (columns c … c+3, c a multiple of 4).
 //
 // Order: entry (v, c) precedes (w, e) iff v > w, or v == w and c < e (a strict total order on distinct
-// columns). NaN scores count as −inf. Masked columns (in row r of the exclusion CSR) get mask_value, or are
-// skipped when drop_masked = 1; rows with fewer than k candidates are padded with (−inf, 0xFFFFFFFF), which is
-// exactly the sentinel every list starts from (it ranks below any real column, even one scoring −inf).
+// columns; −0 == 0 ties). NaN scores count as −inf. Masked columns (in row r of the exclusion CSR) get
+// mask_value, or are skipped when drop_masked = 1; rows with fewer than k candidates are padded with
+// (−inf, 0xFFFFFFFF), the sentinel that ranks below any real column, even one scoring −inf.
 //
-// Bindings: 0 scores (f32, rows×n; unused when fused), 1 U (f32, rows×d), 2 I (f32, n×d) (both unused unless
-//           fused), 3 exRowPtr (u32, rows+1), 4 exCol (u32) (unused unless has_exclude),
+// Bindings: 0..2 see the prelude, 3 exRowPtr (u32, rows+1), 4 exCol (u32) (unused unless has_exclude),
 //           5 outIds (u32, rows×k, written), 6 outVals (f32, rows×k, written), 7 params.
-// Dispatch: one workgroup of WG = 64 threads per row, 1-D grid (grid1d).
-// Phase 1: thread t scans columns t, t + WG, … (increasing) keeping a sorted list of its k best in private memory.
-// Exclusions are marked in a workgroup bitmap, CH columns at a time (any order, duplicates allowed).
-// Phase 2: k rounds; each round a tree reduction over the threads' list heads picks the best, whose owner advances.
+// Dispatch: one workgroup of WG threads per row (override: 16 for k ≤ 24, else 32; fewer threads per row are
+//           faster on lavapipe, where a barrier costs per SIMD vector of the workgroup), 1-D grid (grid1d) over
+//           rows row0 … rows − 1 (a block of a score matrix holds rows row0 …).
+//
+// Two phases, no per-thread arrays (they spill to memory on software adapters):
+//  1. thread t scans the groups of 4 columns 4t, 4t + 4·WG, … keeping its M = 8 best in registers (an unrolled
+//     insertion), with no barrier. The lists go to a workgroup buffer of CAP = WG·M entries and are
+//     bitonic-sorted (each list is already a sorted run, so the sort starts at runs of M; rows shorter than
+//     WG columns sort only their threads' runs); τ = the k-th entry. This is exact unless some thread dropped
+//     an entry that could precede τ, i.e. its list is full and its M-th entry precedes τ: then (rare on
+//     random scores while k ≪ WG·M, i.e. unless one thread's slice holds more than M of the top k)
+//  2. rescan with τ as a threshold: every entry that does not rank below τ is appended to the buffer (atomic
+//     counter); when the buffer could overflow on the next chunk of WG·P columns it is sorted and cut to its
+//     best k, and τ becomes its k-th entry. τ is always the k-th best of a subset of the row, so it never
+//     ranks above the row's true k-th best: every entry of the true top k is kept (exact). P = (CAP − k) / WG
+//     leaves room for a chunk. At the end the buffer is sorted once more.
+// Either way the first k buffer entries are written; slots past the count hold the sentinel, which is exactly
+// the padding. Exclusions are marked in a workgroup bitmap, CH columns at a time (any order, duplicates
+// allowed). Workgroup memory: 2 × 4 KiB bitmap (atomic, plain copy) + 8·CAP bytes of buffer (≤ 2 KiB).
 
-const WG: u32 = 64u;
-const KMAX: u32 = 100u;
+override WG: u32 = 32u;       // threads per row; CAP − k ≥ WG is required (k ≤ 24 for 16, k ≤ 100 for 32)
+const M: u32 = 8u;            // register list length of phase 1
+override CAP: u32 = WG * M;   // candidate buffer entries (a power of two)
 const NONE: u32 = 0xffffffffu;
 const CH: u32 = 32768u;       // columns per bitmap chunk
 const CH_WORDS: u32 = 1024u;  // CH / 32
 
-@group(0) @binding(0) var<storage, read> scores: array<f32>;
-@group(0) @binding(1) var<storage, read> U: array<f32>;
-@group(0) @binding(2) var<storage, read> I: array<f32>;
 @group(0) @binding(3) var<storage, read> exRowPtr: array<u32>;
 @group(0) @binding(4) var<storage, read> exCol: array<u32>;
 @group(0) @binding(5) var<storage, read_write> outIds: array<u32>;
 @group(0) @binding(6) var<storage, read_write> outVals: array<f32>;
 @group(0) @binding(7) var<uniform> params: Params;
 
-var<workgroup> excluded: array<atomic<u32>, CH_WORDS>;
-var<workgroup> redV: array<f32, WG>;
-var<workgroup> redI: array<u32, WG>;
-var<workgroup> redT: array<u32, WG>;
+var<workgroup> excludedBits: array<atomic<u32>, CH_WORDS>;  // built with atomicOr
+var<workgroup> excluded: array<u32, CH_WORDS>;               // a plain copy: atomic loads are slow on lavapipe
+var<workgroup> candV: array<f32, CAP>;
+var<workgroup> candI: array<u32, CAP>;
+var<workgroup> candCount: atomic<u32>;
+var<workgroup> countShared: u32;
+var<workgroup> thrV: f32;
+var<workgroup> thrI: u32;
+var<workgroup> overflowFlag: atomic<u32>;
+var<workgroup> overflowShared: u32;
+
+// Phase 1's per-thread list, best first (private scalars stay in registers; a private array would not).
+var<private> l0v: f32;
+var<private> l1v: f32;
+var<private> l2v: f32;
+var<private> l3v: f32;
+var<private> l4v: f32;
+var<private> l5v: f32;
+var<private> l6v: f32;
+var<private> l7v: f32;
+var<private> l0i: u32;
+var<private> l1i: u32;
+var<private> l2i: u32;
+var<private> l3i: u32;
+var<private> l4i: u32;
+var<private> l5i: u32;
+var<private> l6i: u32;
+var<private> l7i: u32;
 
 fn precedes(v: f32, c: u32, w: f32, e: u32) -> bool {
   return v > w || (v == w && c < e);
@@ -42,25 +81,139 @@ fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
+fn next_pow2(x: u32) -> u32 {
+  var p = 1u;
+  while (p < x) { p = p << 1u; }
+  return p;
+}
+
+// Insert (v, c) into the register list if it ranks among its M best.
+fn reg_insert(v: f32, c: u32) {
+  if (!precedes(v, c, l7v, l7i)) { return; }
+  if (!precedes(v, c, l6v, l6i)) { l7v = v; l7i = c; return; }
+  l7v = l6v; l7i = l6i;
+  if (!precedes(v, c, l5v, l5i)) { l6v = v; l6i = c; return; }
+  l6v = l5v; l6i = l5i;
+  if (!precedes(v, c, l4v, l4i)) { l5v = v; l5i = c; return; }
+  l5v = l4v; l5i = l4i;
+  if (!precedes(v, c, l3v, l3i)) { l4v = v; l4i = c; return; }
+  l4v = l3v; l4i = l3i;
+  if (!precedes(v, c, l2v, l2i)) { l3v = v; l3i = c; return; }
+  l3v = l2v; l3i = l2i;
+  if (!precedes(v, c, l1v, l1i)) { l2v = v; l2i = c; return; }
+  l2v = l1v; l2i = l1i;
+  if (!precedes(v, c, l0v, l0i)) { l1v = v; l1i = c; return; }
+  l1v = l0v; l1i = l0i;
+  l0v = v; l0i = c;
+}
+
+// Rank r of the register list into the buffer: thread t's run is slots t·M …, best first for even t and
+// worst first for odd t (the alternating sorted runs the bitonic stage for blocks of 2M expects).
+fn put_reg(lid: u32, r: u32, v: f32, c: u32) {
+  var o = r;
+  if ((lid & 1u) != 0u) { o = M - 1u - r; }
+  candV[lid * M + o] = v;
+  candI[lid * M + o] = c;
+}
+
+// Sort candV/candI[0..size) best-first (size a power of two, uniform); entries [count, size) are first set to
+// the sentinel. Bitonic network from blocks of first_blk (the runs of first_blk / 2 must already be sorted,
+// alternately best-first and worst-first; first_blk = 2 sorts anything); every step ends with a barrier.
+fn sort_candidates(count: u32, size: u32, first_blk: u32, lid: u32, neg_inf: f32) {
+  for (var i = count + lid; i < size; i = i + WG) {
+    candV[i] = neg_inf;
+    candI[i] = NONE;
+  }
+  workgroupBarrier();
+  for (var blk = first_blk; blk <= size; blk = blk << 1u) {
+    for (var j = blk >> 1u; j > 0u; j = j >> 1u) {
+      for (var t = lid; t < (size >> 1u); t = t + WG) {
+        let i = ((t & ~(j - 1u)) << 1u) | (t & (j - 1u));
+        let p = i + j;
+        let av = candV[i];
+        let ai = candI[i];
+        let bv = candV[p];
+        let bi = candI[p];
+        // blocks with (i & blk) == 0 go best-first, the others worst-first (bitonic merge input)
+        var swap = precedes(bv, bi, av, ai);
+        if ((i & blk) != 0u) { swap = precedes(av, ai, bv, bi); }
+        if (swap) {
+          candV[i] = bv;
+          candI[i] = bi;
+          candV[p] = av;
+          candI[p] = ai;
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+}
+
+// Every thread gets the buffer's entry count (the barrier inside makes the appends visible).
+fn shared_count(lid: u32) -> u32 {
+  workgroupBarrier();
+  if (lid == 0u) { countShared = atomicLoad(&candCount); }
+  return workgroupUniformLoad(&countShared);
+}
+
+// Mark the excluded columns of [b0, b1) of the row in the bitmap (bit c − b0).
+fn load_bitmap(row: u32, b0: u32, b1: u32, ex0: u32, ex1: u32, lid: u32) {
+  workgroupBarrier();  // the previous chunk's reads are done
+  let words = (b1 - b0 + 31u) / 32u;
+  for (var w = lid; w < words; w = w + WG) { atomicStore(&excludedBits[w], 0u); }
+  workgroupBarrier();
+  for (var e = ex0 + lid; e < ex1; e = e + WG) {
+    let col = exCol[e];
+    if (col >= b0 && col < b1) {
+      let o = col - b0;
+      atomicOr(&excludedBits[o >> 5u], 1u << (o & 31u));
+    }
+  }
+  workgroupBarrier();
+  for (var w = lid; w < words; w = w + WG) { excluded[w] = atomicLoad(&excludedBits[w]); }
+  workgroupBarrier();
+}
+
+struct Scored {
+  v: f32,
+  ok: bool,  // false: masked and dropped
+}
+
+// The entry's value from its score: NaN → −inf; masked → mask_value, or dropped.
+fn masked(raw: f32, c: u32, b0: u32, has_ex: bool) -> Scored {
+  var v = raw;
+  if (is_nan(v)) { v = params.neg_inf; }
+  if (has_ex) {
+    let o = c - b0;
+    if (((excluded[o >> 5u] >> (o & 31u)) & 1u) != 0u) {
+      if (params.drop_masked != 0u) { return Scored(v, false); }
+      v = params.mask_value;
+    }
+  }
+  return Scored(v, true);
+}
+
+fn masked_score(row: u32, c: u32, b0: u32, has_ex: bool) -> Scored {
+  return masked(score_at(row, c), c, b0, has_ex);
+}
+
+fn reg_consider(raw: f32, c: u32, b0: u32, has_ex: bool) {
+  let v = masked(raw, c, b0, has_ex);
+  if (v.ok) { reg_insert(v.v, c); }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row = flat_workgroup(wid, nwg);
+  let row = params.row0 + flat_workgroup(wid, nwg);
   if (row >= params.rows) { return; }
   let n = params.n;
   let k = params.k;
-  let d = params.d;
   // −inf comes in as a parameter: a constant −inf is not representable in WGSL.
   let neg_inf = params.neg_inf;
   let has_ex = params.has_exclude != 0u;
-
-  var lv: array<f32, KMAX>;
-  var li: array<u32, KMAX>;
-  for (var t = 0u; t < k; t = t + 1u) {
-    lv[t] = neg_inf;
-    li[t] = NONE;
-  }
-  let last = k - 1u;
+  let per_thread = max(1u, (CAP - k) / WG);
+  let chunk = WG * per_thread;
 
   var ex0 = 0u;
   var ex1 = 0u;
@@ -68,85 +221,89 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ex0 = exRowPtr[row];
     ex1 = exRowPtr[row + 1u];
   }
-  for (var c0 = 0u; c0 < n; c0 = c0 + CH) {
-    let c1 = min(n, c0 + CH);
-    if (has_ex) {
-      workgroupBarrier();  // the previous chunk's reads are done
-      for (var w = lid; w < CH_WORDS; w = w + WG) { atomicStore(&excluded[w], 0u); }
-      workgroupBarrier();
-      for (var e = ex0 + lid; e < ex1; e = e + WG) {
-        let col = exCol[e];
-        if (col >= c0 && col < c1) {
-          let o = col - c0;
-          atomicOr(&excluded[o >> 5u], 1u << (o & 31u));
-        }
-      }
-      workgroupBarrier();
-    }
-    for (var c = c0 + lid; c < c1; c = c + WG) {
-      var v: f32;
-      if (params.fused != 0u) {
-        v = 0.0;
-        let ub = row * d;
-        let ib = c * d;
-        for (var t = 0u; t < d; t = t + 1u) { v = v + U[ub + t] * I[ib + t]; }
+
+  // Phase 1: per-thread register lists, then one sort of their union.
+  l0v = neg_inf; l1v = neg_inf; l2v = neg_inf; l3v = neg_inf; l4v = neg_inf; l5v = neg_inf; l6v = neg_inf; l7v = neg_inf;
+  l0i = NONE; l1i = NONE; l2i = NONE; l3i = NONE; l4i = NONE; l5i = NONE; l6i = NONE; l7i = NONE;
+  for (var b0 = 0u; b0 < n; b0 = b0 + CH) {
+    let b1 = min(n, b0 + CH);
+    if (has_ex) { load_bitmap(row, b0, b1, ex0, ex1, lid); }
+    // Groups of 4 columns (b0 is a multiple of 4; only the row's last group may be partial). One call
+    // site of the insertion keeps the shader small (compile time on software adapters).
+    for (var c = b0 + 4u * lid; c < b1; c = c + 4u * WG) {
+      let cnt = min(4u, b1 - c);
+      var s4: vec4<f32>;
+      if (cnt == 4u) {
+        s4 = score4_at(row, c);
       } else {
-        v = scores[row * n + c];
+        for (var j = 0u; j < cnt; j = j + 1u) { s4[j] = score_at(row, c + j); }
       }
-      if (is_nan(v)) { v = neg_inf; }
-      if (has_ex) {
-        let o = c - c0;
-        if (((atomicLoad(&excluded[o >> 5u]) >> (o & 31u)) & 1u) != 0u) {
-          if (params.drop_masked != 0u) { continue; }
-          v = params.mask_value;
+      for (var j = 0u; j < cnt; j = j + 1u) { reg_consider(s4[j], c + j, b0, has_ex); }
+    }
+  }
+  put_reg(lid, 0u, l0v, l0i);
+  put_reg(lid, 1u, l1v, l1i);
+  put_reg(lid, 2u, l2v, l2i);
+  put_reg(lid, 3u, l3v, l3i);
+  put_reg(lid, 4u, l4v, l4i);
+  put_reg(lid, 5u, l5v, l5i);
+  put_reg(lid, 6u, l6v, l6i);
+  put_reg(lid, 7u, l7v, l7i);
+  if (lid == 0u) { atomicStore(&overflowFlag, 0u); }
+  workgroupBarrier();
+  // Threads t ≥ n hold no column: sort only the runs of the others (short rows sort a short buffer).
+  let union_size = next_pow2(min(n, WG) * M);
+  sort_candidates(union_size, union_size, 2u * M, lid, neg_inf);
+  var tv = candV[k - 1u];
+  var ti = candI[k - 1u];
+  // A full list whose last entry precedes τ may have dropped an entry of the true top k.
+  if (l7i != NONE && precedes(l7v, l7i, tv, ti)) { atomicStore(&overflowFlag, 1u); }
+  workgroupBarrier();
+  if (lid == 0u) { overflowShared = atomicLoad(&overflowFlag); }
+  let overflow = workgroupUniformLoad(&overflowShared);
+
+  if (overflow != 0u) {
+    // Phase 2: threshold rescan into the buffer (τ from phase 1, raised at each compaction).
+    if (lid == 0u) { atomicStore(&candCount, 0u); }
+    for (var b0 = 0u; b0 < n; b0 = b0 + CH) {
+      let b1 = min(n, b0 + CH);
+      if (has_ex && n > CH) { load_bitmap(row, b0, b1, ex0, ex1, lid); }
+      for (var c0 = b0; c0 < b1; c0 = c0 + chunk) {
+        workgroupBarrier();  // the counter reset / previous compaction is visible
+        let c1 = min(b1, c0 + chunk);
+        for (var c = c0 + lid; c < c1; c = c + WG) {
+          let v = masked_score(row, c, b0, has_ex);
+          // (v, c) does not rank below τ (τ itself is a real entry and is kept)
+          if (v.ok && !precedes(tv, ti, v.v, c)) {
+            let slot = atomicAdd(&candCount, 1u);
+            candV[slot] = v.v;
+            candI[slot] = c;
+          }
         }
-      }
-      if (precedes(v, c, lv[last], li[last])) {
-        // insertion: shift the entries that v does not precede one place down
-        var p = last;
-        loop {
-          if (p == 0u) { break; }
-          if (!precedes(v, c, lv[p - 1u], li[p - 1u])) { break; }
-          lv[p] = lv[p - 1u];
-          li[p] = li[p - 1u];
-          p = p - 1u;
+        // Room for the next chunk? Otherwise keep the best k and raise τ to the k-th. After the row's last
+        // chunk: the final sort (one call site keeps the shader small: compile time on software adapters).
+        let count = shared_count(lid);
+        let last = c0 + chunk >= b1 && b1 == n;
+        if (last || count > CAP - chunk) {
+          sort_candidates(count, next_pow2(max(count, k)), 2u, lid, neg_inf);
+          if (!last) {
+            if (lid == 0u) {
+              atomicStore(&candCount, k);
+              thrV = candV[k - 1u];
+              thrI = candI[k - 1u];
+            }
+            workgroupBarrier();
+            tv = thrV;
+            ti = thrI;
+          }
         }
-        lv[p] = v;
-        li[p] = c;
       }
     }
   }
 
-  // Merge: k rounds of "best head among the WG lists".
-  var head = 0u;
   let obase = row * k;
-  for (var r = 0u; r < k; r = r + 1u) {
-    var hv = neg_inf;
-    var hi = NONE;
-    if (head < k) {
-      hv = lv[head];
-      hi = li[head];
-    }
-    redV[lid] = hv;
-    redI[lid] = hi;
-    redT[lid] = lid;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-      if (lid < s) {
-        if (precedes(redV[lid + s], redI[lid + s], redV[lid], redI[lid])) {
-          redV[lid] = redV[lid + s];
-          redI[lid] = redI[lid + s];
-          redT[lid] = redT[lid + s];
-        }
-      }
-      workgroupBarrier();
-    }
-    let bestI = redI[0];
-    if (lid == 0u) {
-      outIds[obase + r] = bestI;
-      outVals[obase + r] = redV[0];
-    }
-    if (lid == redT[0] && bestI != NONE) { head = head + 1u; }
-    workgroupBarrier();  // everyone has read redV/redI/redT[0] before the next round overwrites them
+  for (var t = lid; t < k; t = t + WG) {
+    outIds[obase + t] = candI[t];
+    outVals[obase + t] = candV[t];
   }
 }

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
 import { csrTensor } from '../../src/ops/spmm.js';
-import type { Backend } from '../../src/ops/tensor.js';
-import { TOPK_NONE, type TopKOptions, scoreTopK, topK } from '../../src/ops/topk.js';
+import type { Backend, Tensor } from '../../src/ops/tensor.js';
+import { TOPK_NONE, type TopKOptions, scoreTopK, scoreTopKAuto, topK } from '../../src/ops/topk.js';
 import type { Rng } from '../../src/util/random.js';
 import { cpu, expectClose, gpu, randArray, rng } from '../helpers.js';
 
@@ -187,6 +187,54 @@ describe('topK (per-row selection with masking)', () => {
     }
   });
 
+  // Rows built to drive the kernel's two phases: per-thread register lists of 8 (phase 1) are exact unless one
+  // thread's slice holds more of the top k than it keeps; then the threshold rescan with compactions (phase 2).
+  const adversarial: [string, number, number, (r: Rng, row: number, c: number) => number][] = [
+    // the best columns all in thread 0's slices (groups of 4 columns, 64 threads): forces the rescan, whose
+    // ~625 candidates need compactions; n > 32768 also reloads the exclusion bitmap in the rescan
+    ['top values in one thread', 3, 40_000, (r, _row, c) => ((c >> 2) % 64 === 0 ? 1000 + r.int(50) : r.int(1000))],
+    // ascending: every chunk of the rescan beats the threshold, many compactions
+    ['ascending', 2, 9_001, (_r, _row, c) => c],
+    ['descending', 2, 3_333, (_r, _row, c) => -c],
+    // one value everywhere: the order is the ids'
+    ['all equal', 2, 5_000, () => 0.5],
+    // ±inf, NaN (→ −inf) and −0 / 0 ties among few distinct values
+    ['inf/NaN/−0', 4, 2_051, (r) => [Infinity, -Infinity, Number.NaN, -0, 0, 1, -1][r.int(7)]],
+  ];
+  for (const [name, rows, n, gen] of adversarial) {
+    for (const k of [1, 20, 100]) {
+      it(`${name}: R=${rows}, n=${n}, k=${k}, plain and masked, equals a full sort`, async () => {
+        const r = rng(n + k);
+        const scores = new Float32Array(rows * n);
+        for (let i = 0; i < rows; i++) for (let c = 0; c < n; c++) scores[i * n + c] = gen(r, i, c);
+        expectSame(await runTopK(await gpu(), rows, n, k, scores, null), reference(rows, n, k, (i, c) => scores[i * n + c], null), 'gpu plain');
+        const ex = randExclusions(r, rows, n);
+        const want = reference(rows, n, k, (i, c) => scores[i * n + c], ex, -1e8, true);
+        expectSame(await runTopK(await gpu(), rows, n, k, scores, ex, { dropMasked: true }), want, 'gpu dropped');
+      });
+    }
+  }
+
+  it('all-masked rows: dropped → all padding; masked → the mask value, lowest ids first', async () => {
+    const rows = 3;
+    const n = 300;
+    const k = 100;
+    const r = rng(30);
+    const scores = Float32Array.from(randArray(r, rows * n));
+    // row 0 excludes every column, row 1 none, row 2 every column but 7 (so it has fewer than k candidates)
+    const cols = [...Array.from({ length: n }, (_, c) => c), ...Array.from({ length: n }, (_, c) => c).filter((c) => c % 43 !== 0)];
+    const ex = { rows, cols: n, rowPtr: Uint32Array.from([0, n, n, cols.length]), colIdx: Uint32Array.from(cols) };
+    const dropped = await runTopK(await gpu(), rows, n, k, scores, ex, { dropMasked: true });
+    expect(Array.from(dropped.ids.subarray(0, k))).toEqual(new Array(k).fill(TOPK_NONE));
+    expect(Array.from(dropped.values.subarray(0, k))).toEqual(new Array(k).fill(-Infinity));
+    expect(Array.from(dropped.ids.subarray(2 * k, 2 * k + 7)).sort((a, b) => a - b)).toEqual([0, 43, 86, 129, 172, 215, 258]);
+    expect(dropped.ids[2 * k + 7]).toBe(TOPK_NONE);
+    expectSame(dropped, reference(rows, n, k, (i, c) => scores[i * n + c], ex, -1e8, true), 'gpu dropped');
+    const masked = await runTopK(await gpu(), rows, n, k, scores, ex);
+    expect(Array.from(masked.ids.subarray(0, k))).toEqual(Array.from({ length: k }, (_, t) => t));
+    expectSame(masked, reference(rows, n, k, (i, c) => scores[i * n + c], ex), 'gpu masked');
+  });
+
   it('rejects bad k, n < k and mismatched outputs with messages naming them', () => {
     const be = cpu();
     const s = be.zeros([3, 4]);
@@ -260,4 +308,48 @@ describe('scoreTopK (fused dot products + topK)', () => {
       }
     });
   }
+});
+
+describe('scoreTopKAuto (GEMM score blocks + topK, or fused)', () => {
+  for (const [rows, n, d, k, blockRows, mode] of [
+    [70, 300, 32, 20, 8, 'masked'], // 9 blocks, the last one partial; 'auto' takes the GEMM path (≥ 64 rows)
+    [20, 1001, 5, 100, 3, 'dropped'], // odd n and d
+    [16, 64, 4, 1, 16, 'plain'], // one block
+  ] as const) {
+    it(`R=${rows}, n=${n}, d=${d}, k=${k}, ${blockRows}-row blocks, ${mode}: same as scoreTopK (both paths)`, async () => {
+      const r = rng(rows * 7 + n);
+      const u = Float32Array.from(randArray(r, rows * d));
+      const it = Float32Array.from(randArray(r, n * d));
+      for (let c = 5; c < n; c += 61) it.copyWithin(c * d, (c - 5) * d, (c - 4) * d); // exact ties → lower id
+      const ex = mode === 'plain' ? null : randExclusions(r, rows, n);
+      const drop = mode === 'dropped';
+      const be = await gpu();
+      const run = async (f: (U: Tensor, I: Tensor, ids: Tensor, vals: Tensor) => void) => {
+        const U = be.tensor(u, [rows, d]);
+        const I = be.tensor(it, [n, d]);
+        const ids = be.zeros([rows, k], 'u32');
+        const vals = be.zeros([rows, k]);
+        be.write(ids, new Uint32Array(rows * k).fill(3)); // garbage: must be overwritten
+        f(U, I, ids, vals);
+        return { ids: await be.read(ids), values: await be.read(vals) };
+      };
+      const opts = { exclude: ex ? csrTensor(be, ex) : null, dropMasked: drop };
+      const fused = await run((U, I, ids, vals) => scoreTopK(be, U, I, k, ids, vals, opts));
+      const blocked = await run((U, I, ids, vals) => scoreTopKAuto(be, U, I, k, ids, vals, { ...opts, path: 'matmul', blockBytes: blockRows * n * 4 }));
+      const auto = await run((U, I, ids, vals) => scoreTopKAuto(be, U, I, k, ids, vals, opts));
+      const tol = 1e-5 * d;
+      for (const [what, got] of [['blocked', blocked], ['auto', auto]] as const) {
+        expectClose(Array.from(got.values, (v) => (v === -Infinity ? 0 : v)), Array.from(fused.values, (v) => (v === -Infinity ? 0 : v)), { atol: tol, rtol: 0 }, `${what}: values`);
+        let differ = 0;
+        for (let i = 0; i < got.ids.length; i++) if (got.ids[i] !== fused.ids[i]) differ++;
+        // ids may swap only where two scores are within the rounding tolerance (random data: almost never)
+        expect(differ, `${what}: ids differing from scoreTopK`).toBeLessThanOrEqual(2);
+      }
+    });
+  }
+
+  it('rejects an unknown path', async () => {
+    const be = cpu();
+    expect(() => scoreTopKAuto(be, be.zeros([2, 3]), be.zeros([4, 3]), 2, be.zeros([2, 2], 'u32'), be.zeros([2, 2]), { path: 'x' as 'auto' })).toThrow(/path must be/);
+  });
 });
