@@ -80,6 +80,8 @@ export class GpuContext {
   readonly features: ReadonlySet<string>;
   private readonly owned: boolean;
   private lostInfo: { reason: string; message: string } | null = null;
+  /** Resolves once `device.lost` has resolved and been recorded. */
+  private readonly lostSettled: Promise<void>;
   private pendingError: GpuError | null = null;
   private destroyed = false;
   private readonly destroyCallbacks: (() => void)[] = [];
@@ -92,7 +94,7 @@ export class GpuContext {
     for (const k of LIMIT_NAMES) lim[k] = Number((device.limits as unknown as Record<string, number>)[k]);
     this.limits = lim as DeviceLimits;
     this.features = new Set([...device.features] as string[]);
-    device.lost.then((info) => {
+    this.lostSettled = device.lost.then((info) => {
       this.lostInfo = { reason: info.reason, message: info.message };
     });
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
@@ -149,6 +151,18 @@ export class GpuContext {
   /** Whether the device is usable. */
   get alive(): boolean {
     return !this.lostInfo && !this.destroyed;
+  }
+
+  /**
+   * Waits up to `ms` for `device.lost` to resolve. A failed operation can come back before the loss is
+   * reported (Chromium rejects a pending `mapAsync` with an AbortError first): waiting briefly lets `check`
+   * tell a lost device from other failures.
+   */
+  async settleLoss(ms = 100): Promise<void> {
+    if (this.lostInfo) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.lostSettled, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   /** Throws a `DeviceLostError` if the device was lost, or the first uncaptured GPU error since the last check. */

@@ -64,7 +64,9 @@ export class BufferPool {
   acquire(bytes: number, label: string): GPUBuffer {
     this.checkSize(bytes, label);
     let size = bucketSize(bytes);
-    if (size > this.ctx.limits.maxStorageBufferBindingSize) size = Math.ceil(bytes / 256) * 256;
+    // A bucket rounded past either limit falls back to the exact (256-aligned) size, which checkSize admitted.
+    const { maxStorageBufferBindingSize, maxBufferSize } = this.ctx.limits;
+    if (size > Math.min(maxStorageBufferBindingSize, maxBufferSize)) size = Math.ceil(bytes / 256) * 256;
     const list = this.free.get(size);
     let buf = list?.pop();
     if (buf) {

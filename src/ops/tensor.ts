@@ -13,7 +13,7 @@ import { IrllrecError, shapeError } from '../errors.js';
 import { GpuContext } from '../gpu/device.js';
 import { Recorder } from '../gpu/kernel.js';
 import { BufferPool, type PoolStats } from '../gpu/pool.js';
-import { readBuffer } from '../gpu/readback.js';
+import { readBuffer, readBuffers } from '../gpu/readback.js';
 
 export type DType = 'f32' | 'u32' | 'i32';
 export type FloatArray = Float32Array | Float64Array;
@@ -107,6 +107,8 @@ export interface Backend {
   read(t: Tensor): Promise<CpuArray>;
   /** Read `count` elements from element `offset`. */
   readRange(t: Tensor, offset: number, count: number): Promise<CpuArray>;
+  /** Read several tensors back together (GPU: one submit and one staging map for all of them). */
+  readAll(ts: readonly Tensor[]): Promise<CpuArray[]>;
   /** dst ← src (same element count). */
   copy(src: Tensor, dst: Tensor): void;
   /** dst[dstOffset .. +count] ← src[srcOffset .. +count] (element offsets; e.g. a block of rows). */
@@ -185,6 +187,10 @@ export class CpuBackend implements Backend {
 
   async read(t: Tensor): Promise<CpuArray> {
     return t.data.slice();
+  }
+
+  async readAll(ts: readonly Tensor[]): Promise<CpuArray[]> {
+    return Promise.all(ts.map((t) => this.read(t)));
   }
 
   async readRange(t: Tensor, offset: number, count: number): Promise<CpuArray> {
@@ -289,6 +295,15 @@ export class WebGpuBackend implements Backend {
 
   async read(t: Tensor): Promise<CpuArray> {
     return this.readRange(t, 0, t.size);
+  }
+
+  async readAll(ts: readonly Tensor[]): Promise<CpuArray[]> {
+    for (const t of ts) if (t.isDisposed) throw new IrllrecError('disposed', `readAll: tensor '${t.label}' was disposed`);
+    const parts = await readBuffers(
+      this.recorder,
+      ts.map((t) => ({ buffer: t.buffer, byteOffset: 0, byteLength: t.size * 4 })),
+    );
+    return parts.map((bytes, i) => (ts[i].dtype === 'f32' ? new Float32Array(bytes) : ts[i].dtype === 'u32' ? new Uint32Array(bytes) : new Int32Array(bytes)));
   }
 
   async readRange(t: Tensor, offset: number, count: number): Promise<CpuArray> {

@@ -83,4 +83,32 @@ describe('GPU runtime', () => {
     expect(notices[0]).toMatch(/no adapter.*CPU backend/);
     await expect(createCoreBackend({ gpu: noAdapter, backend: 'webgpu' })).rejects.toThrow(/no adapter/);
   });
+
+  it('readAll returns several tensors of mixed dtypes in one submit, equal to reading each', async () => {
+    const be = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+    const cpu = new CpuBackend({ precision: 'f32' });
+    try {
+      for (const b of [be, cpu]) {
+        const f = b.tensor([1.5, -2.25, 3e30, -0], [2, 2], 'f32', 'f');
+        const u = b.tensor([0, 7, 0xffffffff], [3], 'u32', 'u');
+        const i = b.tensor([-5, 2147483647], [2], 'i32', 'i');
+        const empty = b.zeros([0], 'f32', 'empty');
+        const submitsBefore = b.kind === 'webgpu' ? (b as WebGpuBackend).recorder.submits : 0;
+        const [rf, ru, ri, re] = await b.readAll([f, u, i, empty]);
+        if (b.kind === 'webgpu') expect((b as WebGpuBackend).recorder.submits - submitsBefore).toBe(1);
+        expect(rf).toBeInstanceOf(Float32Array);
+        expect(ru).toBeInstanceOf(Uint32Array);
+        expect(ri).toBeInstanceOf(Int32Array);
+        expect(Array.from(rf)).toEqual(Array.from(await b.read(f)));
+        expect(Array.from(ru)).toEqual([0, 7, 0xffffffff]);
+        expect(Array.from(ri)).toEqual([-5, 2147483647]);
+        expect(re.length).toBe(0);
+        f.dispose();
+        await expect(b.readAll([u, f])).rejects.toThrow(/disposed/);
+        for (const t of [u, i, empty]) t.dispose();
+      }
+    } finally {
+      be.destroy();
+    }
+  });
 });
