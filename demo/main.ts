@@ -8,6 +8,11 @@
  *   model=irllrec|lightgcn|both  epochs=N  batch=N  lr=x  evalEvery=N  steps=N (stop after N steps per model)
  *   seed=N  user=N  autostart=1 (train on load)  webgpu=off (hide navigator.gpu: shows the CPU fallback)
  *   backend=cpu (use the CPU twins on purpose: on a software adapter they are often faster than emulated WebGPU)
+ *
+ * A lost GPU device (driver reset, another owner destroying it, or `window.__irllrecDemo.loseDevice()`) is
+ * recovered in place, without reloading the page: a new backend is created, every served model is rebuilt
+ * from its host copy (the same model-file bytes 'Download model' saves), and a training run in progress
+ * resumes from its last per-epoch checkpoint, kept on the host.
  */
 import {
   type Backend,
@@ -15,22 +20,29 @@ import {
   type CpuArray,
   type Dataset,
   type Explanation,
+  type FitCheckpointOptions,
+  type EpochReport,
   type FitResult,
   IrllrecError,
   LOSS_NAMES,
+  type LoadOptions,
   type LossComponents,
   type ModelKind,
   type PersonalizedUser,
   type RecModel,
   type Recommendation,
   Recommender,
+  type StepReport,
   type Tensor,
+  type TrainingCheckpoint,
   WebGpuBackend,
+  captureCheckpoint,
   createBackend,
   datasetFromFiles,
   fit,
   hashU32,
   parseModelFile,
+  resumeFrom,
   serializeModel,
   syntheticDataset,
   userItemCsr,
@@ -63,6 +75,7 @@ const ui = {
   adapterName: byId('adapter-name'),
   adapterDetail: byId('adapter-detail'),
   notice: byId('webgpu-notice'),
+  deviceNotice: byId('device-notice'),
   error: byId('error'),
   form: byId<HTMLFormElement>('train-form'),
   dataSummary: byId('data-summary'),
@@ -117,9 +130,17 @@ interface Served {
   label: string;
   kind: ModelKind;
   recommender: Recommender;
-  /** The trained model (for 'Download model'); null for a loaded file. */
+  /** The trained model on the current device; null for a loaded file and after a device loss. */
   model: RecModel | null;
+  /** Training results (null for a loaded file): also what enables 'Download model'. */
   result: FitResult | null;
+  /**
+   * Host copy of the model: the model-file bytes (serializeModel after training, or the file as loaded). It
+   * is what 'Download model' saves and what rebuilds the recommender on a new device after a device loss.
+   */
+  bytes: Uint8Array;
+  /** How the recommender was built from `bytes` (everything but the backend). */
+  load: Omit<LoadOptions, 'backend'>;
 }
 
 /** One training run's curves. */
@@ -145,6 +166,8 @@ const state = {
   abort: null as AbortController | null,
   profile: [] as number[],
   personal: null as PersonalizedUser | null,
+  /** Devices lost and recovered so far (shown as data-device on the lists, for tests and debugging). */
+  recoveries: 0,
 };
 
 const KIND_LABEL: Record<ModelKind, string> = { irllrec: 'IRLLRec', lightgcn: 'LightGCN', rlmrec: 'RLMRec-Con' };
@@ -185,7 +208,18 @@ class YieldingCpuBackend extends CpuBackend {
 
 // ───────────────────────────── Errors and formatting ─────────────────────────────
 
-function showError(e: unknown): void {
+function showError(e: unknown): Promise<void> {
+  const be = state.be;
+  return lostDevice(e, be).then((lost) => {
+    // A lost device is not the visitor's error: the page recovers on a new device and redoes what it showed
+    // (a device already replaced needs nothing more).
+    if (!lost) displayError(e);
+    else if (be === state.be) void recoverDevice(be!, e instanceof Error ? e.message : String(e));
+  });
+}
+
+/** Show `e` in the error box (and the console). */
+function displayError(e: unknown): void {
   const msg = e instanceof IrllrecError ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e);
   ui.error.replaceChildren(
     h('strong', { text: 'Something went wrong: ' }),
@@ -313,6 +347,106 @@ async function initBackend(): Promise<Backend> {
   return be;
 }
 
+/**
+ * Whether the job error `e` on `be` comes from a lost device: the typed error, or any error while `be`'s device
+ * is gone. A job can fail before `device.lost` resolves (Chromium rejects pending `mapAsync` calls with an
+ * AbortError first), so an untyped error waits a moment for the loss to show.
+ */
+async function lostDevice(e: unknown, be: Backend | null): Promise<boolean> {
+  if (e instanceof IrllrecError && e.code === 'device-lost') return true;
+  if (!(be instanceof WebGpuBackend)) return false;
+  if (!be.ctx.alive) return true;
+  if (e instanceof IrllrecError && e.code !== 'gpu') return false; // input errors: nothing to do with the device
+  return Promise.race([be.device.lost.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+}
+
+/** Recover when `be`'s device is lost, even when no job is running to notice it. */
+function watchDevice(be: Backend): void {
+  if (!(be instanceof WebGpuBackend)) return;
+  void be.device.lost.then((info) => {
+    // Our own destroy of a replaced backend also resolves `lost`: only the current one is recovered.
+    if (state.be === be) void recoverDevice(be, info.message || info.reason);
+  });
+}
+
+let recovery: { from: Backend; done: Promise<boolean> } | null = null;
+
+/**
+ * Replace the lost backend `lost` with a new one and rebuild every served model on it from its host copy.
+ * Runs once per lost backend (later callers get the same promise, true when it recovered) and as a job on the
+ * GPU queue, so that it starts after the jobs that were running on the lost device have failed; stale jobs
+ * queued behind it see that their `Served` was replaced and do nothing. A training run in progress resumes
+ * by itself (see trainOne). Jobs inside the queue must never wait on this (it would wait for them).
+ */
+function recoverDevice(lost: Backend, reason: string): Promise<boolean> {
+  if (recovery?.from === lost) return recovery.done;
+  if (state.be !== lost) return Promise.resolve(true);
+  document.body.dataset.device = 'recovering';
+  ui.deviceNotice.replaceChildren(h('strong', { text: 'The GPU device was lost. ' }), 'Recovering on a new device…');
+  ui.deviceNotice.hidden = false;
+  const done = onGpu(async () => {
+    const be = await initBackend();
+    const restored = new Map<string, Served>();
+    try {
+      for (const s of state.served.values()) restored.set(s.key, { ...s, recommender: await Recommender.load(s.bytes, { ...s.load, backend: be }), model: null });
+    } catch (e) {
+      for (const s of restored.values()) s.recommender.dispose();
+      be.destroy();
+      throw e;
+    }
+    // Drop the handles that lived on the lost device (their memory went with it; a lost device accepts this).
+    const release = (f: () => void) => {
+      try {
+        f();
+      } catch {
+        // nothing left to release
+      }
+    };
+    release(() => state.personal?.dispose());
+    state.personal = null;
+    for (const s of state.served.values()) {
+      release(() => s.recommender.dispose());
+      release(() => s.model?.dispose());
+    }
+    release(() => lost.destroy());
+    state.served = restored;
+    state.be = be;
+    state.recoveries++;
+    watchDevice(be);
+    return restored.size;
+  }).then(
+    (models) => {
+      ui.deviceNotice.replaceChildren(
+        h('strong', { text: 'The GPU device was lost; recovered on a new device' }),
+        ` without reloading the page (${reason}). `,
+        models ? `${models} model${models === 1 ? '' : 's'} restored from host copies${state.training ? '; training resumes from its last epoch checkpoint' : ''}.` : '',
+      );
+      document.body.dataset.device = 'ok';
+      document.body.dataset.recoveries = String(state.recoveries);
+      renderResults();
+      renderServeOptions();
+      void refreshAll().catch(showError);
+      return true;
+    },
+    (e: unknown) => {
+      document.body.dataset.device = 'failed';
+      ui.deviceNotice.replaceChildren(h('strong', { text: 'The GPU device was lost and no new one could be set up. ' }), 'Reload the page to start again.');
+      displayError(new IrllrecError('device-lost', `recovering from a lost device failed: ${e instanceof Error ? e.message : String(e)}`));
+      return false;
+    },
+  );
+  recovery = { from: lost, done };
+  return done;
+}
+
+// Test and debugging hook: lose the device as a driver reset would (the page must recover by itself).
+(window as unknown as { __irllrecDemo: { loseDevice(): void } }).__irllrecDemo = {
+  loseDevice() {
+    if (!(state.be instanceof WebGpuBackend)) throw new Error('demo: no WebGPU device to lose (the CPU backend is in use)');
+    state.be.device.destroy();
+  },
+};
+
 // ───────────────────────────── Data ─────────────────────────────
 
 function setData(data: Dataset, label: string): void {
@@ -395,7 +529,6 @@ async function loadPicked(list: FileList | null): Promise<void> {
 }
 
 async function loadModelFile(f: File): Promise<void> {
-  const be = state.be!;
   const bytes = new Uint8Array(await f.arrayBuffer());
   const file = parseModelFile(bytes, f.name);
   const data = state.data;
@@ -409,13 +542,13 @@ async function loadModelFile(f: File): Promise<void> {
     );
   }
   const d = state.data!;
-  const recommender = await onGpu(() =>
-    Recommender.load(bytes, { backend: be, interactions: file.train ? undefined : d.train, sourceName: f.name, userIds: d.userIds, itemIds: d.itemIds }),
-  );
+  const load = { interactions: file.train ? undefined : d.train, sourceName: f.name, userIds: d.userIds, itemIds: d.itemIds };
+  // The backend is read inside the job: a device recovery queued before it may have replaced it.
+  const recommender = await onGpu(() => Recommender.load(bytes, { ...load, backend: state.be! }));
   const key = `file:${f.name}`;
   const old = state.served.get(key);
   if (old) disposeServed(old);
-  state.served.set(key, { key, label: `${f.name} (${KIND_LABEL[file.config.kind]})`, kind: file.config.kind, recommender, model: null, result: null });
+  state.served.set(key, { key, label: `${f.name} (${KIND_LABEL[file.config.kind]})`, kind: file.config.kind, recommender, model: null, result: null, bytes, load });
   renderServeOptions(key);
   await refreshAll();
 }
@@ -480,7 +613,6 @@ async function trainSelected(): Promise<void> {
 }
 
 async function trainOne(kind: ModelKind, o: TrainOptions, signal: AbortSignal, index: number, count: number): Promise<void> {
-  const be = state.be!;
   const data = state.data!;
   const label = KIND_LABEL[kind];
   const old = state.served.get(kind);
@@ -499,53 +631,98 @@ async function trainOne(kind: ModelKind, o: TrainOptions, signal: AbortSignal, i
   const prefix = count > 1 ? `${label} (${index + 1}/${count})` : label;
   let done = 0;
   let epoch = 0;
+  /** Said in the progress line from a device loss on: how the run went on. */
+  let resumeNote = '';
   const t0 = performance.now();
   const progress = (what: string) => {
     const secs = (performance.now() - t0) / 1000;
     const rate = done / Math.max(secs, 1e-3);
     const eta = done > 0 && done < planned ? ` · about ${fmtSeconds((planned - done) / rate)} left` : '';
     ui.progress.value = planned > 0 ? done / planned : 0;
-    ui.progressText.textContent = `${prefix} · epoch ${Math.min(epoch + 1, o.epochs)}/${o.epochs} · step ${done}/${planned} · ${rate.toFixed(2)} steps/s${eta}${what ? ` · ${what}` : ''}`;
+    ui.progressText.textContent = `${prefix} · epoch ${Math.min(epoch + 1, o.epochs)}/${o.epochs} · step ${done}/${planned} · ${rate.toFixed(2)} steps/s${eta}${what ? ` · ${what}` : ''}${resumeNote}`;
   };
   ui.progress.removeAttribute('value'); // indeterminate while kernels compile
   ui.progressText.textContent = `${prefix} · building the graph and compiling kernels…`;
-  let result: FitResult;
-  try {
-    result = await onGpu(() =>
-      fit(be, data, {
-        model: kind,
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        lr: o.lr,
-        evalEvery: o.evalEvery,
-        seed: o.seed,
-        maxSteps: o.maxSteps,
-        signal,
-        onStep: (r) => {
-          done++;
-          epoch = r.epoch;
-          run.steps.push({ step: done, losses: r.losses });
-          progress(done === planned ? 'final evaluation on validation and test…' : r.step === r.stepsInEpoch && r.epoch % o.evalEvery === 0 ? 'validating…' : '');
-          if (ui.lossModel.value === kind) renderLossChart();
-        },
-        onEpoch: (r) => {
-          epoch = r.epoch + 1;
-          if (r.val) run.val.push({ epoch: r.epoch + 1, recall: r.val['recall@20'] ?? NaN, ndcg: r.val['ndcg@20'] ?? NaN });
-          renderMetricChart();
-          progress(signal.aborted ? 'stopping…' : '');
-        },
-      }),
-    );
-  } catch (e) {
-    ui.progressText.textContent = `${prefix} failed.`;
-    ui.progress.value = 0;
-    throw e;
+  delete ui.progress.dataset.checkpointEpoch;
+  delete ui.progress.dataset.resumedFrom;
+  // The run's state after its last whole epoch, on the host: a lost device resumes from here on the new one.
+  let checkpoint: TrainingCheckpoint | null = null;
+  const onCheckpoint: FitCheckpointOptions['onCheckpoint'] = async (st, model, snapshot) => {
+    checkpoint = await captureCheckpoint(model, st, snapshot, data);
+    ui.progress.dataset.checkpointEpoch = String(st.epoch);
+  };
+  const fitOptions = {
+    model: kind,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    evalEvery: o.evalEvery,
+    seed: o.seed,
+    maxSteps: o.maxSteps,
+    signal,
+    onStep: (r: StepReport) => {
+      done++;
+      epoch = r.epoch;
+      run.steps.push({ step: done, losses: r.losses });
+      progress(done === planned ? 'final evaluation on validation and test…' : r.step === r.stepsInEpoch && r.epoch % o.evalEvery === 0 ? 'validating…' : '');
+      if (ui.lossModel.value === kind) renderLossChart();
+    },
+    onEpoch: (r: EpochReport) => {
+      epoch = r.epoch + 1;
+      if (r.val) run.val.push({ epoch: r.epoch + 1, recall: r.val['recall@20'] ?? NaN, ndcg: r.val['ndcg@20'] ?? NaN });
+      renderMetricChart();
+      progress(signal.aborted ? 'stopping…' : '');
+    },
+  };
+  let served: Served;
+  let be = state.be!;
+  let losses = 0;
+  for (; ; losses++) {
+    try {
+      served = await onGpu(async () => {
+        // Fresh, or resumed from the last checkpoint with the same options (`epochs` counts from the start).
+        const from = checkpoint ? resumeFrom(be, data, checkpoint, { onCheckpoint }) : { checkpoint: { onCheckpoint } };
+        const result = await fit(be, data, { ...fitOptions, ...from });
+        try {
+          const load = { interactions: data.train, userIds: data.userIds, itemIds: data.itemIds };
+          const bytes = await serializeModel(result.model, { train: data.train, userIds: data.userIds, itemIds: data.itemIds, datasetName: data.name });
+          const recommender = await Recommender.fromModel(result.model, load);
+          return { key: kind, label, kind, recommender, model: result.model, result, bytes, load };
+        } catch (e) {
+          result.model.dispose();
+          throw e;
+        }
+      });
+      break;
+    } catch (e) {
+      // A lost device: once a new one is up, continue from the last checkpoint (a few times at most).
+      if (losses < 3 && (await lostDevice(e, be)) && (await recoverDevice(be, e instanceof Error ? e.message : String(e)))) {
+        be = state.be!;
+        const from = (checkpoint as TrainingCheckpoint | null)?.trainer;
+        done = from?.steps ?? 0;
+        epoch = from?.epoch ?? 0;
+        // Forget the curves past the checkpoint: those steps run again.
+        run.steps = run.steps.filter((p) => p.step <= done);
+        run.val = run.val.filter((v) => v.epoch <= epoch);
+        renderCharts();
+        ui.progress.dataset.resumedFrom = String(epoch);
+        resumeNote = from
+          ? ` · the device was lost: resumed from the checkpoint after epoch ${epoch} on a new device`
+          : ' · the device was lost before the first checkpoint: restarted on a new device';
+        progress('');
+        continue;
+      }
+      ui.progressText.textContent = `${prefix} failed.`;
+      ui.progress.value = 0;
+      throw e;
+    }
   }
+  const result = served.result!;
   const seconds = (performance.now() - t0) / 1000;
+  if (losses > 0) result.seconds = seconds; // fit timed only the resumed part
   ui.progress.value = 1;
-  ui.progressText.textContent = `${prefix} ${result.aborted ? 'stopped' : 'done'}: ${result.steps} steps in ${fmtSeconds(seconds)} on ${be.kind === 'webgpu' ? 'WebGPU' : 'the CPU'}${result.stoppedEarly ? ' (early stopping)' : ''}; best epoch ${result.bestEpoch + 1}.`;
-  const recommender = await onGpu(() => Recommender.fromModel(result.model, { interactions: data.train, userIds: data.userIds, itemIds: data.itemIds }));
-  state.served.set(kind, { key: kind, label, kind, recommender, model: result.model, result });
+  ui.progressText.textContent = `${prefix} ${result.aborted ? 'stopped' : 'done'}: ${result.steps} steps in ${fmtSeconds(seconds)} on ${be.kind === 'webgpu' ? 'WebGPU' : 'the CPU'}${result.stoppedEarly ? ' (early stopping)' : ''}; best epoch ${result.bestEpoch + 1}.${resumeNote}`;
+  state.served.set(kind, served);
   renderResults();
   renderServeOptions(kind);
   await refreshAll();
@@ -634,7 +811,7 @@ function currentServed(): Served | null {
 }
 
 function updateDownload(): void {
-  ui.downloadBtn.disabled = state.training || !currentServed()?.model;
+  ui.downloadBtn.disabled = state.training || !currentServed()?.result;
 }
 
 /** One recommendation with its explanation. */
@@ -711,6 +888,7 @@ async function refreshUser(): Promise<void> {
   renderRecList(ui.recList, rec, why, { testid: 'rec-item', hits, addable: false, numIntents: s.recommender.config.numIntents });
   ui.recList.dataset.user = String(u);
   ui.recList.dataset.model = s.key;
+  ui.recList.dataset.device = String(state.recoveries);
 }
 
 function renderRecList(list: HTMLOListElement, rec: Recommendation, why: Explanation[], opts: { testid: string; hits: Set<number>; addable: boolean; numIntents: number }): void {
@@ -803,6 +981,7 @@ async function refreshPersonal(): Promise<void> {
   renderRecList(ui.personalList, out.rec, out.why, { testid: 'personal-item', hits: new Set(), addable: true, numIntents: s.recommender.config.numIntents });
   ui.personalList.dataset.version = String(++personalVersion);
   ui.personalList.dataset.profile = items.join(',');
+  ui.personalList.dataset.device = String(state.recoveries);
 }
 
 async function refreshAll(): Promise<void> {
@@ -829,20 +1008,32 @@ ui.stopBtn.onclick = () => {
   ui.progressText.textContent += ' · stopping after this step…';
 };
 ui.useSynthetic.onclick = guard(() => setData(syntheticDataset({ seed: 1 }), 'Synthetic data (seed 1, 16 planted intents)'));
-ui.fileInput.onchange = guard(async () => {
-  await loadPicked(ui.fileInput.files);
-  ui.fileInput.value = '';
-});
-ui.dirInput.onchange = guard(async () => {
-  await loadPicked(ui.dirInput.files);
-  ui.dirInput.value = '';
-});
+let picks = 0;
+/**
+ * Load what was chosen in a file input. When done, body[data-picked] is `N:ok` or `N:error` for the N-th
+ * choice (the error, if any, is in the error box by then): what tests wait on.
+ */
+async function pickFiles(input: HTMLInputElement): Promise<void> {
+  let outcome = 'ok';
+  ui.error.hidden = true;
+  try {
+    await loadPicked(input.files);
+  } catch (e) {
+    outcome = 'error';
+    await showError(e);
+  } finally {
+    input.value = '';
+    document.body.dataset.picked = `${++picks}:${outcome}`;
+  }
+}
+ui.fileInput.onchange = () => void pickFiles(ui.fileInput);
+ui.dirInput.onchange = () => void pickFiles(ui.dirInput);
 ui.downloadBtn.onclick = guard(async () => {
   const s = currentServed();
   const data = state.data;
-  if (!s?.model || !data) return;
-  const bytes = await onGpu(() => serializeModel(s.model!, { train: data.train, userIds: data.userIds, itemIds: data.itemIds, datasetName: data.name }));
-  const url = URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type: 'application/octet-stream' }));
+  if (!s?.result || !data) return;
+  // The host copy written after training (serializeModel with the training interactions and ids).
+  const url = URL.createObjectURL(new Blob([new Uint8Array(s.bytes)], { type: 'application/octet-stream' }));
   const a = h('a', { href: url, download: `${data.name}-${s.kind}.safetensors` });
   document.body.append(a);
   a.click();
@@ -897,6 +1088,7 @@ async function start(): Promise<void> {
   applyParams();
   try {
     state.be = await initBackend();
+    watchDevice(state.be);
   } catch (e) {
     document.body.dataset.state = 'error';
     throw e;
