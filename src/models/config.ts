@@ -5,6 +5,8 @@
 import { IrllrecError } from '../errors.js';
 
 export type ModelKind = 'lightgcn' | 'rlmrec' | 'irllrec';
+/** Storage of the constant LLM text tables on the backend (see `ModelConfig.textPrecision`). */
+export type TextPrecision = 'f32' | 'f16';
 export const MODEL_KINDS: readonly ModelKind[] = ['lightgcn', 'rlmrec', 'irllrec'];
 
 export interface ModelConfig {
@@ -32,6 +34,15 @@ export interface ModelConfig {
   emaMomentum: number;
   /** 'reference': teacher biases copied, weights drawn independently (spec §2); 'copy': teacher = student. */
   teacherInit: 'reference' | 'copy';
+  /**
+   * Storage of the constant text tables (profile and intent embeddings, N × textDim) on the backend:
+   * 'f32' (default) or 'f16' — rounded on the host to IEEE binary16 (round-to-nearest-even) and stored
+   * packed two per 32-bit word, halving their memory; the MLP products that read them (H = X·W1ᵀ and
+   * ∂W1 = gHᵀ·X) decode the halves exactly and compute in f32. Works on every adapter (no 'shader-f16'
+   * needed) and on the CPU backend (same rounding). The text is an input, never a parameter, so the
+   * trained parameters, model files and checkpoints stay f32. Absent (older files) means 'f32'.
+   */
+  textPrecision?: TextPrecision;
 }
 
 const BASE: Omit<ModelConfig, 'kind'> = {
@@ -48,6 +59,7 @@ const BASE: Omit<ModelConfig, 'kind'> = {
   numIntents: 128,
   emaMomentum: 0.999,
   teacherInit: 'reference',
+  textPrecision: 'f32',
 };
 
 type Preset = Partial<Omit<ModelConfig, 'kind'>>;
@@ -95,6 +107,9 @@ export function validateConfig(c: ModelConfig): void {
   for (const k of ['reg', 'kdWeight', 'intWeight', 'sslWeight', 'itmWeight'] as const) nonneg(k, c[k]);
   if (!(c.keepRate > 0 && c.keepRate <= 1)) throw new IrllrecError('range', `model config: keepRate must be in (0, 1], got ${c.keepRate}`);
   if (!(c.emaMomentum >= 0 && c.emaMomentum <= 1)) throw new IrllrecError('range', `model config: emaMomentum must be in [0, 1], got ${c.emaMomentum}`);
+  if (c.textPrecision !== undefined && c.textPrecision !== 'f32' && c.textPrecision !== 'f16') {
+    throw new IrllrecError('range', `model config: textPrecision must be 'f32' or 'f16', got ${JSON.stringify(c.textPrecision)}`);
+  }
 }
 
 /** Which parts a model kind has. */

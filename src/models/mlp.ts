@@ -2,8 +2,10 @@
  * The text towers: `f(x) = LeakyReLU_0.01(x·W1ᵀ + b1)·W2ᵀ + b2` (spec §2), with PyTorch's Linear layout
  * (`W` is [out, in]) so that parameter files map one-to-one onto the reference's `mlp.0.weight`, ….
  * The input is a constant (LLM embeddings), so the backward produces parameter gradients only (§5.1).
+ * The input may be stored as packed f16 (`PackedF16Matrix`, `textPrecision: 'f16'`): it is only ever an
+ * operand of `matmul` (H = X·W1ᵀ forward, ∂W1 = gHᵀ·X backward), which reads it directly.
  */
-import { leakyRelu, leakyReluBackward, matmul, sumRows } from '../ops/dense.js';
+import { type MatmulOperand, leakyRelu, leakyReluBackward, matmul, sumRows } from '../ops/dense.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
 import type { Rng } from '../util/random.js';
 
@@ -55,7 +57,7 @@ export function uniform(rng: Rng, n: number, bound: number): Float32Array {
 }
 
 /** out = f(x); fills `cache` (H, A) when given (training), else uses scratch it disposes. */
-export function mlpForward(be: Backend, p: MlpTensors, x: Tensor, out: Tensor, cache?: MlpCache): void {
+export function mlpForward(be: Backend, p: MlpTensors, x: MatmulOperand, out: Tensor, cache?: MlpCache): void {
   const hidden = p.w1.shape[0];
   const h = cache?.h ?? be.zeros([x.rows, hidden], 'f32', 'mlp.h');
   const a = cache?.a ?? be.zeros([x.rows, hidden], 'f32', 'mlp.a');
@@ -69,7 +71,7 @@ export function mlpForward(be: Backend, p: MlpTensors, x: Tensor, out: Tensor, c
 }
 
 /** Accumulate parameter gradients of f at input x given ∂L/∂out (spec §5.1). */
-export function mlpBackward(be: Backend, p: MlpTensors, x: Tensor, cache: MlpCache, gOut: Tensor, grads: MlpTensors): void {
+export function mlpBackward(be: Backend, p: MlpTensors, x: MatmulOperand, cache: MlpCache, gOut: Tensor, grads: MlpTensors): void {
   matmul(be, gOut, cache.a, grads.w2, { transA: true, accumulate: true }); // ∂W2 += gOᵀ·A
   sumRows(be, gOut, grads.b2, { accumulate: true }); // ∂b2 += Σ_rows gO
   // Separate gA and gH: WebGPU forbids binding one buffer as both read-only and writable in a dispatch.

@@ -13,13 +13,17 @@
  *             ∂b1 = Σ_rows gH       sumRows(be, gH, db1, { accumulate: true })
  *
  * Kernels: `shaders/matmul.wgsl` (tiled GEMM, all four transpose combinations, fused bias / accumulate /
- * LeakyReLU epilogue), `shaders/leaky_relu.wgsl`, `shaders/sum_rows.wgsl`.
+ * LeakyReLU epilogue), `shaders/matmul_f16.wgsl` (the same GEMM with operands read from packed f16: the
+ * constant text tables X under `textPrecision: 'f16'`, in H = X·W1ᵀ and ∂W1 = gHᵀ·X), `shaders/leaky_relu.wgsl`,
+ * `shaders/sum_rows.wgsl`.
  */
 import leakyReluWgsl from '../../shaders/leaky_relu.wgsl';
 import matmulWgsl from '../../shaders/matmul.wgsl';
+import matmulF16Wgsl from '../../shaders/matmul_f16.wgsl';
 import sumRowsWgsl from '../../shaders/sum_rows.wgsl';
 import { IrllrecError } from '../errors.js';
 import { Kernel, grid1d } from '../gpu/kernel.js';
+import { packF16Rows, packedF16RowWords, unpackF16Rows } from '../util/f16.js';
 import { type Backend, type FloatArray, type Tensor, asGpu, expectDtype, expectFinite, expectSameBackend, expectShape } from './tensor.js';
 
 /** The LeakyReLU slope of the IRLLRec MLPs. */
@@ -49,19 +53,97 @@ export interface MatmulCpuOptions {
   accumulate?: boolean;
 }
 
+/**
+ * A constant rows×cols matrix stored as packed IEEE binary16 halves: a u32 tensor [rows, ceil(cols/2)]
+ * in the layout of `packF16Rows` (src/util/f16.ts), half the bytes of f32. Only `matmul` reads it (as
+ * either operand, any transpose); the values are the round-to-nearest-even halves of the source, decoded
+ * exactly to f32 by both backends. Used for the LLM text tables (`textPrecision: 'f16'`).
+ */
+export class PackedF16Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  /** u32 [rows, ceil(cols/2)]: two halves per word, low half = even column. */
+  readonly words: Tensor;
+  /** Wrap packed words (the layout of `packF16Rows`, padding halves +0); `packF16Matrix` builds one from values. */
+  constructor(words: Tensor, rows: number, cols: number) {
+    if (words.dtype !== 'u32' || words.shape.length !== 2 || words.shape[0] !== rows || words.shape[1] !== packedF16RowWords(cols)) {
+      throw new IrllrecError('shape', `PackedF16Matrix: words ('${words.label}') must be u32 [${rows}, ${packedF16RowWords(cols)}] for a ${rows}×${cols} matrix, got ${words.dtype} [${words.shape.join(', ')}]`);
+    }
+    this.words = words;
+    this.rows = rows;
+    this.cols = cols;
+  }
+  get shape(): readonly [number, number] {
+    return [this.rows, this.cols];
+  }
+  get label(): string {
+    return this.words.label;
+  }
+  get backend(): Backend {
+    return this.words.backend;
+  }
+  /** Bytes of storage (4·rows·ceil(cols/2)). */
+  get byteLength(): number {
+    return this.words.byteLength;
+  }
+  dispose(): void {
+    this.words.dispose();
+  }
+}
+
+/** Round `data` (row-major rows×cols) to f16 on the host and upload it packed. */
+export function packF16Matrix(be: Backend, data: ArrayLike<number>, rows: number, cols: number, label = 'f16'): PackedF16Matrix {
+  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0 || data.length < rows * cols) {
+    throw new IrllrecError('shape', `packF16Matrix('${label}'): ${data.length} values cannot form a ${rows}×${cols} matrix`);
+  }
+  const words = packF16Rows(data, rows, cols);
+  // A half with exponent field 31 is ±∞ or NaN: a non-finite input, or |x| ≥ 65520 (beyond f16's 65504).
+  const stride = packedF16RowWords(cols);
+  for (let w = 0; w < words.length; w++) {
+    const word = words[w];
+    for (let h = 0; h < 2; h++) {
+      if ((((word >>> (16 * h)) >>> 10) & 0x1f) === 0x1f) {
+        const r = Math.floor(w / stride);
+        const c = 2 * (w % stride) + h;
+        throw new IrllrecError('range', `packF16Matrix('${label}'): value ${data[r * cols + c]} at row ${r}, column ${c} is not representable in f16 (finite, |x| < 65520)`);
+      }
+    }
+  }
+  return new PackedF16Matrix(be.tensor(words, [rows, packedF16RowWords(cols)], 'u32', label), rows, cols);
+}
+
+/** A matmul operand: an f32 tensor, or a packed f16 constant. */
+export type MatmulOperand = Tensor | PackedF16Matrix;
+
 const matmulKernel = new Kernel({
   name: 'matmul',
   code: matmulWgsl,
   storage: ['read', 'read', 'read', 'rw'],
   params: { m: 'u32', n: 'u32', k: 'u32', trans_a: 'u32', trans_b: 'u32', has_bias: 'u32', beta: 'u32', act: 'u32', slope: 'f32' },
 });
-/** Output tile of `matmul.wgsl`: rows × columns. */
+const matmulF16Kernel = new Kernel({
+  name: 'matmul_f16',
+  code: matmulF16Wgsl,
+  storage: ['read', 'read', 'read', 'rw'],
+  params: { m: 'u32', n: 'u32', k: 'u32', trans_a: 'u32', trans_b: 'u32', has_bias: 'u32', beta: 'u32', act: 'u32', slope: 'f32', a_f16: 'u32', b_f16: 'u32' },
+});
+/** Output tile of `matmul.wgsl` and `matmul_f16.wgsl`: rows × columns. */
 const MATMUL_TILE_ROWS = 128;
 const MATMUL_TILE_COLS = 64;
 
 function expectMatrix(op: string, name: string, t: Tensor): void {
   if (t.shape.length !== 2) throw new IrllrecError('shape', `${op}: ${name} ('${t.label}') must be 2-D, got shape [${t.shape.join(', ')}]`);
   expectDtype(op, name, t, 'f32');
+}
+
+/** The tensor holding an operand's storage (for backend / disposal / aliasing checks). */
+function storageOf(x: MatmulOperand): Tensor {
+  return x instanceof PackedF16Matrix ? x.words : x;
+}
+
+/** An operand's values as a host array (CPU backend): packed halves decoded exactly. */
+function hostValues(x: MatmulOperand): ArrayLike<number> {
+  return x instanceof PackedF16Matrix ? unpackF16Rows(x.words.u, x.rows, x.cols) : x.f;
 }
 
 function slopeOf(op: string, slope: number | undefined): number {
@@ -74,17 +156,23 @@ function slopeOf(op: string, slope: number | undefined): number {
  * c[M×N] = act(op(a)·op(b) + bias); op(a) is a [M,K] (or aᵀ when a is [K,M] with transA), op(b) is [K,N]
  * (or bᵀ when b is [N,K] with transB). bias is [N] (broadcast over rows). accumulate: c += op(a)·op(b) (+ bias);
  * accumulate with activation is an error. c must be a tensor distinct from a, b and bias.
+ * Either operand may be a `PackedF16Matrix` (read at 2 bytes per element by `matmul_f16.wgsl`, decoded
+ * exactly; the arithmetic stays f32), e.g. the text table X in H = X·W1ᵀ and ∂W1 = gHᵀ·X.
  */
-export function matmul(be: Backend, a: Tensor, b: Tensor, c: Tensor, opts: MatmulOptions = {}): void {
+export function matmul(be: Backend, a: MatmulOperand, b: MatmulOperand, c: Tensor, opts: MatmulOptions = {}): void {
   const op = 'matmul';
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
   const bias = opts.bias ?? null;
   const activation = opts.activation ?? 'none';
   const accumulate = opts.accumulate ?? false;
-  expectSameBackend(op, be, a, b, c, bias);
-  expectMatrix(op, 'a', a);
-  expectMatrix(op, 'b', b);
+  const aF16 = a instanceof PackedF16Matrix;
+  const bF16 = b instanceof PackedF16Matrix;
+  const aStore = storageOf(a);
+  const bStore = storageOf(b);
+  expectSameBackend(op, be, aStore, bStore, c, bias);
+  if (!aF16) expectMatrix(op, 'a', a);
+  if (!bF16) expectMatrix(op, 'b', b);
   expectMatrix(op, 'c', c);
   if (activation !== 'none' && activation !== 'leaky_relu') throw new IrllrecError('range', `${op}: unknown activation '${String(activation)}'`);
   if (accumulate && activation !== 'none') {
@@ -104,23 +192,23 @@ export function matmul(be: Backend, a: Tensor, b: Tensor, c: Tensor, opts: Matmu
     expectShape(op, 'bias', bias, [n]);
     expectDtype(op, 'bias', bias, 'f32');
   }
-  if (c === a || c === b || c === bias) throw new IrllrecError('range', `${op}: c ('${c.label}') must not be an input tensor`);
+  if (c === aStore || c === bStore || c === bias) throw new IrllrecError('range', `${op}: c ('${c.label}') must not be an input tensor`);
 
   if (be.kind === 'cpu') {
-    matmulCpu(a.f, b.f, c.f, m, n, k, { transA, transB, bias: bias?.f ?? null, activation, slope, accumulate });
+    matmulCpu(hostValues(a), hostValues(b), c.f, m, n, k, { transA, transB, bias: bias?.f ?? null, activation, slope, accumulate });
     return;
   }
   const g = asGpu(be);
-  g.recorder.dispatch(
-    matmulKernel,
-    [a.buffer, b.buffer, (bias ?? a).buffer, c.buffer],
-    { m, n, k, trans_a: transA ? 1 : 0, trans_b: transB ? 1 : 0, has_bias: bias ? 1 : 0, beta: accumulate ? 1 : 0, act: activation === 'leaky_relu' ? 1 : 0, slope },
-    [Math.ceil(n / MATMUL_TILE_COLS), Math.ceil(m / MATMUL_TILE_ROWS), 1],
-  );
+  const params = { m, n, k, trans_a: transA ? 1 : 0, trans_b: transB ? 1 : 0, has_bias: bias ? 1 : 0, beta: accumulate ? 1 : 0, act: activation === 'leaky_relu' ? 1 : 0, slope };
+  const grid: [number, number, number] = [Math.ceil(n / MATMUL_TILE_COLS), Math.ceil(m / MATMUL_TILE_ROWS), 1];
+  const buffers = [aStore.buffer, bStore.buffer, (bias ?? aStore).buffer, c.buffer];
+  if (aF16 || bF16) g.recorder.dispatch(matmulF16Kernel, buffers, { ...params, a_f16: aF16 ? 1 : 0, b_f16: bF16 ? 1 : 0 }, grid);
+  else g.recorder.dispatch(matmulKernel, buffers, params, grid);
 }
 
 /**
- * CPU twin of `matmul.wgsl` on row-major host arrays: c[m×n] = act(op(a)·op(b) + bias) (or c += …).
+ * CPU twin of `matmul.wgsl` (and of `matmul_f16.wgsl`, given the decoded halves: `unpackF16Rows`) on
+ * row-major host arrays: c[m×n] = act(op(a)·op(b) + bias) (or c += …).
  * Each output row is accumulated in float64 and stored once. Non-transposed b uses the i-k-j order (rows
  * of b streamed contiguously); transposed b uses dot products of contiguous rows of op(a) and b.
  */
