@@ -14,7 +14,7 @@ import type { Graph } from '../data/graph.js';
 import type { Matrix } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { type EdgeGraph, edgeWeights, edgeWeightsBackward } from '../ops/adaptive.js';
-import { matmul } from '../ops/dense.js';
+import { type PackedF16Matrix, matmul, packF16Matrix } from '../ops/dense.js';
 import { addInto, axpy, mulOnePlus, scaleInPlace } from '../ops/elementwise.js';
 import { type RowGroups, disposeRowGroups, gatherRows, rowGroups, scatterAddRows } from '../ops/gather.js';
 import { bpr, infoNce } from '../ops/losses.js';
@@ -28,6 +28,7 @@ import type { Backend, Tensor } from '../ops/tensor.js';
 import { Rng, hashU32 } from '../util/random.js';
 import { LOSS_NAMES, type LossComponents, type ModelConfig, modelParts, validateConfig } from './config.js';
 import { type MlpCache, type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes, uniform, xavier } from './mlp.js';
+import { type ModelPlanInput, checkPlan, modelPlanInput, planCreation, planStep } from './plan.js';
 
 /** One mini-batch of training triples (item ids are 0-based item ids, not node ids). */
 export interface Batch {
@@ -104,14 +105,17 @@ export class RecModel {
   // Constants on the backend.
   private readonly adj: Csr; // Â
   private readonly edges: EdgeGraph;
-  private readonly profile: Tensor | null; // [Pu; Pi]  N×dp
-  private readonly intent: Tensor | null; // [Qu; Qi]  N×dq
+  // Text tables: f32 tensors, or packed f16 under `textPrecision: 'f16'` (only ever matmul operands).
+  private readonly profile: Tensor | PackedF16Matrix | null; // [Pu; Pi]  N×dp
+  private readonly intent: Tensor | PackedF16Matrix | null; // [Qu; Qi]  N×dq
   private readonly lossVec: Tensor;
   private readonly textDims: { profile: number; intent: number };
   private disposed = false;
 
   private constructor(be: Backend, config: ModelConfig, data: ModelData, seed: number) {
     validateConfig(config);
+    // Every buffer this model and its steps will bind, checked against the device limits before any is made.
+    checkPlan(be, planCreation(modelPlanInput(config, data)), `${config.kind} model (${data.numUsers} users, ${data.numItems} items)`);
     this.be = be;
     this.config = config;
     this.numUsers = data.numUsers;
@@ -129,17 +133,21 @@ export class RecModel {
     const parts = modelParts(config.kind);
     const t = data.text ?? {};
     const has = (a?: Matrix, b?: Matrix) => a !== undefined || b !== undefined;
+    // The text (rounded to f32 by concatRows) is uploaded as f32, or rounded once more to f16 on the host
+    // and packed (textPrecision 'f16'): the same values on every backend.
+    const uploadText = (values: Float32Array, cols: number, label: string): Tensor | PackedF16Matrix =>
+      config.textPrecision === 'f16' ? packF16Matrix(be, values, this.n, cols, label) : be.tensor(values, [this.n, cols], 'f32', label);
     // Text is needed to train the towers; a model loaded only to rank (E_fin needs no text) may lack it,
     // in which case `textDims` gives the towers' input widths.
     if (parts.profile && has(t.userProfile, t.itemProfile)) {
       const pu = checkMatrix(t.userProfile, this.numUsers, 'user profile embeddings');
       const pi = checkMatrix(t.itemProfile, this.numItems, 'item profile embeddings');
-      this.profile = be.tensor(concatRows(pu, pi, 'profile embeddings'), [this.n, pu.cols], 'f32', 'text.profile');
+      this.profile = uploadText(concatRows(pu, pi, 'profile embeddings'), pu.cols, 'text.profile');
     } else this.profile = null;
     if (parts.intents && has(t.userIntent, t.itemIntent)) {
       const qu = checkMatrix(t.userIntent, this.numUsers, 'user intent embeddings');
       const qi = checkMatrix(t.itemIntent, this.numItems, 'item intent embeddings');
-      this.intent = be.tensor(concatRows(qu, qi, 'intent embeddings'), [this.n, qu.cols], 'f32', 'text.intent');
+      this.intent = uploadText(concatRows(qu, qi, 'intent embeddings'), qu.cols, 'text.intent');
     } else this.intent = null;
     this.textDims = {
       profile: this.profile?.cols ?? data.textDims?.profile ?? 0,
@@ -166,6 +174,14 @@ export class RecModel {
   }
   get intentDim(): number {
     return this.textDims.intent;
+  }
+  /** Bytes the loaded text tables occupy on the backend (halved by `textPrecision: 'f16'`). */
+  get textTableBytes(): number {
+    return (this.profile?.byteLength ?? 0) + (this.intent?.byteLength ?? 0);
+  }
+  /** The sizes this model's binding plan depends on (src/models/plan.ts). */
+  planInput(): ModelPlanInput {
+    return { config: this.config, numUsers: this.numUsers, numItems: this.numItems, edges: this.adj.nnz, profileDim: this.profileDim, intentDim: this.intentDim, withText: this.canTrain };
   }
   /** Whether the text embeddings needed for training are loaded. */
   get canTrain(): boolean {
@@ -346,6 +362,7 @@ export class RecModel {
     const B = batch.users.length;
     validateBatch(batch, nu, ni);
     if (!this.canTrain) throw new IrllrecError('data', `${cfg.kind}: the text embeddings were not loaded; losses need them (provide the dataset's .npy files)`);
+    checkPlan(be, planStep(this.planInput(), B), `${cfg.kind} training step (batch of ${B})`);
     const temps: Tensor[] = [];
     const tmp = (shape: number[], label: string) => {
       const t = be.zeros(shape, 'f32', label);
@@ -726,9 +743,9 @@ export class RecModel {
       this.edges.rev,
       this.lossVec,
     ];
-    if (this.profile) all.push(this.profile);
-    if (this.intent) all.push(this.intent);
     for (const t of all) t.dispose();
+    this.profile?.dispose();
+    this.intent?.dispose();
   }
 }
 

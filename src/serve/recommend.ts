@@ -1,14 +1,16 @@
 /**
  * Top-K recommendation for known users on the device: E_fin once, then fused scoring + top-K with the
- * users' training items removed; only ids and scores come back.
+ * users' training items removed, in chunks of users that fit the device's binding limits; only ids and
+ * scores come back.
  */
 import { csrRows, userItemCsr } from '../data/graph.js';
 import type { Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import type { RecModel } from '../models/model.js';
+import { bindingLimit, chunkRows, rowsThatFit } from '../models/plan.js';
 import { gatherRows } from '../ops/gather.js';
 import { csrTensor, disposeCsr } from '../ops/spmm.js';
-import { scoreTopK } from '../ops/topk.js';
+import { scoreTopKAuto } from '../ops/topk.js';
 
 export interface Recommendation {
   ids: Uint32Array;
@@ -26,29 +28,39 @@ export async function recommendForUsers(model: RecModel, train: Interactions | n
   const R = users.length;
   if (R === 0) return [];
   const excludeSeen = opts.excludeSeen ?? true;
-  let exclude = null;
-  if (excludeSeen && train) {
-    const seen = csrRows(userItemCsr(nu, ni, train), users);
-    exclude = csrTensor(be, { rows: R, cols: ni, ...seen }, 'recommend.seen');
-  }
+  const seenCsr = excludeSeen && train ? userItemCsr(nu, ni, train) : null;
+  // Chunks of users whose R×d, R×k and excluded-item buffers each fit one binding (R+1 row pointers ≤ 2R).
+  const seenOf = (r: number) => (seenCsr ? seenCsr.rowPtr[users[r] + 1] - seenCsr.rowPtr[users[r]] : 0);
+  const starts = chunkRows(R, rowsThatFit(be, 4 * Math.max(d, k, 2), R), seenCsr ? seenOf : null, Math.floor(bindingLimit(be) / 4));
   const efin = model.finalEmbeddings();
   const items = be.zeros([ni, d], 'f32', 'recommend.items');
   be.copyRange(efin, nu * d, items, 0, ni * d);
-  const ids = be.tensor(users, [R], 'u32', 'recommend.users');
-  const u = be.zeros([R, d], 'f32', 'recommend.userEmb');
-  gatherRows(be, efin, ids, u);
-  const topIds = be.zeros([R, k], 'u32', 'recommend.ids');
-  const topScores = be.zeros([R, k], 'f32', 'recommend.scores');
-  scoreTopK(be, u, items, k, topIds, topScores, { exclude, dropMasked: true });
-  const idArr = (await be.read(topIds)) as Uint32Array;
-  const scArr = await be.read(topScores);
-  for (const t of [efin, items, ids, u, topIds, topScores]) t.dispose();
-  if (exclude) disposeCsr(exclude);
   const out: Recommendation[] = [];
-  for (let r = 0; r < R; r++) {
-    let n = k;
-    while (n > 0 && idArr[r * k + n - 1] === 0xffffffff) n--;
-    out.push({ ids: Uint32Array.from(idArr.subarray(r * k, r * k + n)), scores: Float32Array.from(scArr.subarray(r * k, r * k + n)) });
+  try {
+    for (let c = 0; c + 1 < starts.length; c++) {
+      const chunk = users.subarray(starts[c], starts[c + 1]);
+      const rows = chunk.length;
+      const exclude = seenCsr ? csrTensor(be, { rows, cols: ni, ...csrRows(seenCsr, chunk) }, 'recommend.seen') : null;
+      const ids = be.tensor(chunk, [rows], 'u32', 'recommend.users');
+      const u = be.zeros([rows, d], 'f32', 'recommend.userEmb');
+      gatherRows(be, efin, ids, u);
+      const topIds = be.zeros([rows, k], 'u32', 'recommend.ids');
+      const topScores = be.zeros([rows, k], 'f32', 'recommend.scores');
+      // GEMM score blocks + topK for many users, the fused kernel for a few (whichever is faster).
+      scoreTopKAuto(be, u, items, k, topIds, topScores, { exclude, dropMasked: true });
+      const idArr = (await be.read(topIds)) as Uint32Array;
+      const scArr = await be.read(topScores);
+      for (const t of [ids, u, topIds, topScores]) t.dispose();
+      if (exclude) disposeCsr(exclude);
+      for (let r = 0; r < rows; r++) {
+        let n = k;
+        while (n > 0 && idArr[r * k + n - 1] === 0xffffffff) n--;
+        out.push({ ids: Uint32Array.from(idArr.subarray(r * k, r * k + n)), scores: Float32Array.from(scArr.subarray(r * k, r * k + n)) });
+      }
+    }
+  } finally {
+    efin.dispose();
+    items.dispose();
   }
   return out;
 }

@@ -28,13 +28,14 @@ import { parseModelFile } from '../io/modelfile.js';
 import type { ModelConfig, ModelKind } from '../models/config.js';
 import { type MlpTensors, mlpForward } from '../models/mlp.js';
 import { PROFILE_MLP, RecModel } from '../models/model.js';
+import { bindingLimit, checkPlan, chunkRows, modelPlanInput, planCreation, planPersonalize, planServingTables, rowsThatFit } from '../models/plan.js';
 import { matmul } from '../ops/dense.js';
 import { gatherRows } from '../ops/gather.js';
 import { sumSquares } from '../ops/reduce.js';
 import { normalizeRows } from '../ops/rowwise.js';
 import { type Csr, csrTensor, disposeCsr } from '../ops/spmm.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
-import { TOPK_MAX_K, TOPK_NONE, scoreTopK, topK } from '../ops/topk.js';
+import { FUSED_BELOW_ROWS as TOPK_FUSED_BELOW_ROWS, TOPK_MAX_K, TOPK_NONE, scoreTopK, topK } from '../ops/topk.js';
 import { type ExplainOptions, type Explanation, explainPairs } from './explain.js';
 import { type PersonalizeOptions, PersonalizedUser, personalizeUser } from './personalize.js';
 import type { Recommendation } from './recommend.js';
@@ -125,8 +126,8 @@ export const DEFAULT_MAX_MODEL_BYTES = 1024 * 1024 * 1024;
 const DEFAULT_BATCH = 2048;
 /** Upper bound on one block of scores (R×M floats) in the 'matmul' scoring path. */
 const SCORE_BLOCK_BYTES = 32 * 1024 * 1024;
-/** 'auto' scoring uses the fused kernel for blocks of fewer rows than this (the GEMM's row tile). */
-const FUSED_BELOW_ROWS = 16;
+/** 'auto' scoring uses the fused kernel for blocks of fewer rows than this (measured crossover, src/ops/topk.ts). */
+const FUSED_BELOW_ROWS = TOPK_FUSED_BELOW_ROWS;
 
 /**
  * Internal tensors a `Recommender` shares with `personalize.ts` and `explain.ts` (not part of the public API).
@@ -302,7 +303,11 @@ export class Recommender {
     try {
       checkDeviceLimits(be, file.numUsers + file.numItems, file.config.embeddingDim, name);
       const graph = buildGraph({ numUsers: file.numUsers, numItems: file.numItems, train });
-      const model = RecModel.create(be, file.config, { numUsers: file.numUsers, numItems: file.numItems, graph, textDims: file.textDims });
+      const modelData = { numUsers: file.numUsers, numItems: file.numItems, graph, textDims: file.textDims };
+      // The ranking-only model and the serving tables, against the device limits before either is made.
+      const plan = modelPlanInput(file.config, modelData);
+      checkPlan(be, [...planCreation(plan), ...planServingTables(plan, { userProfiles: opts.userProfiles !== undefined })], name);
+      const model = RecModel.create(be, file.config, modelData);
       try {
         model.importParameters(file.tensors, name);
         const tables = await buildTables(model, train, opts);
@@ -319,6 +324,9 @@ export class Recommender {
   /**
    * A recommender over a model in memory (e.g. `fit(...).model`) on the model's backend. The model is not
    * retained (its E_fin and the parameters serving needs are copied), so it may be disposed afterwards.
+   * The copy is a snapshot: made from a model that is still training (e.g. in `fit`'s `onStep`), it holds
+   * the parameters after one whole step — the copies are recorded synchronously between two steps and the
+   * device runs work in recording order — and later steps do not change what it serves.
    */
   static async fromModel(model: RecModel, opts: RecommenderOptions & { interactions: Interactions }): Promise<Recommender> {
     if (!opts?.interactions) throw new IrllrecError('data', 'Recommender.fromModel: options.interactions (the training interactions) are required');
@@ -429,12 +437,16 @@ export class Recommender {
     // The score block R×m is bounded by SCORE_BLOCK_BYTES and the device's binding limit.
     let rowsPerBlock = batchSize;
     if (scoring !== 'fused') {
-      const limit = be.kind === 'webgpu' ? Math.min(SCORE_BLOCK_BYTES, deviceLimits(be).maxStorageBufferBindingSize) : SCORE_BLOCK_BYTES;
+      const limit = be.kind === 'webgpu' ? Math.min(SCORE_BLOCK_BYTES, bindingLimit(be)) : SCORE_BLOCK_BYTES;
       rowsPerBlock = Math.max(1, Math.min(batchSize, Math.floor(limit / (4 * m))));
     }
+    // Blocks whose R×d queries, R×k results and excluded ids each fit one binding (R+1 row pointers ≤ 2R).
+    rowsPerBlock = rowsThatFit(be, 4 * Math.max(d, kk, 2), rowsPerBlock);
+    const starts = chunkRows(count, rowsPerBlock, exclude ? (r) => exclude(r).length : null, Math.floor(bindingLimit(be) / 4));
     try {
-      for (let start = 0; start < count; start += rowsPerBlock) {
-        const R = Math.min(rowsPerBlock, count - start);
+      for (let c = 0; c + 1 < starts.length; c++) {
+        const start = starts[c];
+        const R = starts[c + 1] - start;
         const q = be.zeros([R, d], 'f32', `${op}.queries`);
         fillQueries(start, R, q);
         let ex: Csr | null = null;
@@ -462,7 +474,7 @@ export class Recommender {
           topK(be, block, kk, ids, scores, { exclude: ex, dropMasked: true });
           block.dispose();
         }
-        const [idArr, scArr] = await Promise.all([be.read(ids), be.read(scores)]);
+        const [idArr, scArr] = await be.readAll([ids, scores]);
         for (const t of [q, ids, scores]) t.dispose();
         if (ex) disposeCsr(ex);
         for (let r = 0; r < R; r++) {
@@ -647,6 +659,13 @@ export class Recommender {
    */
   async personalize(opts: PersonalizeOptions): Promise<PersonalizedUser> {
     this.check('personalize');
+    // Its buffers against the device limits before any is made (the defaults are personalize.ts's).
+    const items = opts.items ? Math.min(opts.items.length, this.numItems) : 0;
+    checkPlan(
+      this.backend,
+      planPersonalize(this.tables, { items, steps: opts.steps ?? 40, negativesPerItem: opts.negativesPerItem ?? 8, maxPairs: opts.maxPairs ?? 4096, text: opts.textEmbedding !== undefined }),
+      'personalize',
+    );
     const h = await personalizeUser(this, this.tables, opts);
     this.handles.add(h);
     h.onDispose(() => this.handles.delete(h));
@@ -700,6 +719,7 @@ async function buildTables(model: RecModel, train: Interactions, opts: Recommend
   const nu = model.numUsers;
   const ni = model.numItems;
   const d = model.config.embeddingDim;
+  checkPlan(be, planServingTables(model.planInput(), { userProfiles: opts.userProfiles !== undefined }), 'Recommender');
   const seen = userItemCsr(nu, ni, train);
   const made: Tensor[] = [];
   try {

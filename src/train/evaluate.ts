@@ -5,16 +5,18 @@
 import { csrRows, userItemCsr } from '../data/graph.js';
 import type { Dataset, Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
+import { profileSection } from '../gpu/profiler.js';
 import type { RecModel } from '../models/model.js';
+import { bindingLimit, checkPlan, chunkRows, planEvaluate, rowsThatFit } from '../models/plan.js';
 import { gatherRows } from '../ops/gather.js';
 import { csrTensor, disposeCsr } from '../ops/spmm.js';
-import { scoreTopK } from '../ops/topk.js';
+import { scoreTopKAuto } from '../ops/topk.js';
 import { MetricAccumulator, type Metrics } from './metrics.js';
 
 export interface EvaluateOptions {
   /** Cut-offs (default 5, 10, 20). */
   ks?: number[];
-  /** Users scored per dispatch (bounds memory; default 2048). */
+  /** Users scored per dispatch (bounds memory; default 2048; fewer when a chunk's buffers would exceed the device limits). */
   usersPerChunk?: number;
 }
 
@@ -25,9 +27,14 @@ function groundTruth(numUsers: number, numItems: number, split: Interactions) {
 
 /**
  * Recall@K and NDCG@K of `model` on `split` ('val' or 'test') of `data`, over the users with at least one
- * interaction in that split; only their training items are masked.
+ * interaction in that split; only their training items are masked. Its GPU work (propagation, scoring, top-K)
+ * is the 'evaluation' section of a profile.
  */
-export async function evaluate(model: RecModel, data: Dataset, split: 'val' | 'test', opts: EvaluateOptions = {}): Promise<Metrics & { users: number }> {
+export function evaluate(model: RecModel, data: Dataset, split: 'val' | 'test', opts: EvaluateOptions = {}): Promise<Metrics & { users: number }> {
+  return profileSection(model.be, 'evaluation', () => evaluateOnDevice(model, data, split, opts));
+}
+
+async function evaluateOnDevice(model: RecModel, data: Dataset, split: 'val' | 'test', opts: EvaluateOptions): Promise<Metrics & { users: number }> {
   const ks = opts.ks ?? [5, 10, 20];
   const kmax = Math.max(...ks);
   if (kmax > 100 || ks.some((k) => !Number.isInteger(k) || k < 1)) throw new IrllrecError('range', `evaluate: cut-offs must be integers in 1..100, got ${ks.join(', ')}`);
@@ -42,13 +49,24 @@ export async function evaluate(model: RecModel, data: Dataset, split: 'val' | 't
   for (let u = 0; u < nu; u++) if (truth.rowPtr[u + 1] > truth.rowPtr[u]) evalUsers.push(u);
   const acc = new MetricAccumulator(ks);
 
+  // Chunks of users whose R×d, R×K and masked-item buffers each fit one binding (R+1 row pointers ≤ 2R).
+  const maxRows = rowsThatFit(be, 4 * Math.max(d, kmax, 2), Math.max(1, opts.usersPerChunk ?? 2048));
+  const seenOf = (r: number) => train.rowPtr[evalUsers[r] + 1] - train.rowPtr[evalUsers[r]];
+  const starts = chunkRows(evalUsers.length, maxRows, seenOf, Math.floor(bindingLimit(be) / 4));
+  let maxSeen = 0;
+  for (let c = 0; c + 1 < starts.length; c++) {
+    let seen = 0;
+    for (let r = starts[c]; r < starts[c + 1]; r++) seen += seenOf(r);
+    maxSeen = Math.max(maxSeen, seen);
+  }
+  checkPlan(be, planEvaluate(model.planInput(), Math.min(maxRows, Math.max(1, evalUsers.length)), kmax, maxSeen), `evaluate(${split})`);
+
   const efin = model.finalEmbeddings();
   const items = be.zeros([ni, d], 'f32', 'eval.items');
   be.copyRange(efin, nu * d, items, 0, ni * d);
-  const chunk = Math.max(1, opts.usersPerChunk ?? 2048);
   try {
-    for (let start = 0; start < evalUsers.length; start += chunk) {
-      const users = Uint32Array.from(evalUsers.slice(start, start + chunk));
+    for (let c = 0; c + 1 < starts.length; c++) {
+      const users = Uint32Array.from(evalUsers.slice(starts[c], starts[c + 1]));
       const R = users.length;
       // Training items of these users, as a CSR over the chunk's rows.
       const exclude = csrTensor(be, { rows: R, cols: ni, ...csrRows(train, users) }, 'eval.seen');
@@ -57,7 +75,8 @@ export async function evaluate(model: RecModel, data: Dataset, split: 'val' | 't
       gatherRows(be, efin, ids, uEmb);
       const topIds = be.zeros([R, kmax], 'u32', 'eval.topIds');
       const topVals = be.zeros([R, kmax], 'f32', 'eval.topScores');
-      scoreTopK(be, uEmb, items, kmax, topIds, topVals, { exclude, maskValue: -1e8 });
+      // GEMM score blocks + topK for many users, the fused kernel for a few (whichever is faster).
+      scoreTopKAuto(be, uEmb, items, kmax, topIds, topVals, { exclude, maskValue: -1e8 });
       const ranked = await be.read(topIds);
       for (let r = 0; r < R; r++) {
         const u = users[r];

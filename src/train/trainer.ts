@@ -11,6 +11,7 @@ import type { Dataset } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { LOSS_NAMES, type LossComponents, type ModelConfig, type ModelKind, modelConfig } from '../models/config.js';
 import { type Batch, RecModel } from '../models/model.js';
+import { checkPlan, modelPlanInput, planBindings } from '../models/plan.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
 import { Rng } from '../util/random.js';
 import { type EvaluateOptions, evaluate } from './evaluate.js';
@@ -112,10 +113,16 @@ function now(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }
 
-/** Create the model for `data` on `be` (config from the dataset's preset and overrides). */
-export function createModel(be: Backend, data: Dataset, opts: { model?: ModelKind | ModelConfig; config?: Partial<ModelConfig>; seed?: number } = {}): RecModel {
+/**
+ * Create the model for `data` on `be` (config from the dataset's preset and overrides). With `batchSize`, the
+ * training steps' buffers are checked against the device limits too, before anything is allocated.
+ */
+export function createModel(be: Backend, data: Dataset, opts: { model?: ModelKind | ModelConfig; config?: Partial<ModelConfig>; seed?: number; batchSize?: number } = {}): RecModel {
   const cfg = typeof opts.model === 'object' ? { ...opts.model, ...opts.config } : modelConfig(opts.model ?? 'irllrec', data.name, opts.config);
   const graph = buildGraph(data);
+  // Batches never exceed the training set (epochBatches).
+  const batchSize = opts.batchSize === undefined ? undefined : Math.min(opts.batchSize, data.train.users.length);
+  if (batchSize !== undefined) checkPlan(be, planBindings(modelPlanInput(cfg, { ...data, graph }), { batchSize }), `createModel(${data.name}, ${cfg.kind})`);
   return RecModel.create(be, cfg, { numUsers: data.numUsers, numItems: data.numItems, graph, text: data.text }, { seed: opts.seed });
 }
 
@@ -129,7 +136,8 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new IrllrecError('range', `fit: batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(epochs) || epochs < 1) throw new IrllrecError('range', `fit: epochs must be a positive integer, got ${epochs}`);
   if (data.train.users.length === 0) throw new IrllrecError('data', `fit: dataset '${data.name}' has no training interactions`);
-  const model = opts.init ?? createModel(be, data, { ...opts, seed });
+  if (opts.init) checkPlan(be, planBindings(opts.init.planInput(), { batchSize: Math.min(batchSize, data.train.users.length) }), `fit(${data.name}, ${opts.init.config.kind})`);
+  const model = opts.init ?? createModel(be, data, { ...opts, seed, batchSize });
   if (opts.lr !== undefined) model.adam = { ...model.adam, lr: opts.lr };
   const rng = new Rng(seed ^ 0x5eed);
   const resume = opts.checkpoint?.resume;

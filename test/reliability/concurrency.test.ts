@@ -3,12 +3,21 @@
  * so one model's dispatches are recorded between the other's) must give exactly the results each gives
  * alone with the same seeds: parameters, per-epoch losses and metrics. Run alone twice first: training
  * is deterministic, so any difference comes from the sharing.
+ *
+ * Serving beside training: a Recommender answering `recommend` in a loop while a `fit` runs on the same
+ * backend must give the recommendations it gives alone, and the fit the result it gives alone. A
+ * Recommender built with `fromModel` from the model being trained copies E_fin and the parameters it
+ * needs, recorded in one go between two steps (a step is recorded synchronously, and the queue runs work
+ * in recording order), so it serves exactly the parameters after one whole step, never a half-updated mix,
+ * and later steps do not reach it.
  */
 import { afterAll, expect, it } from 'vitest';
 import { syntheticDataset } from '../../src/data/synthetic.js';
 import type { Dataset } from '../../src/data/types.js';
 import type { WebGpuBackend } from '../../src/ops/tensor.js';
-import { type FitOptions, type FitResult, fit } from '../../src/train/trainer.js';
+import type { PersonalizedUser } from '../../src/serve/personalize.js';
+import { type Recommendation, Recommender } from '../../src/serve/recommender.js';
+import { type FitOptions, type FitResult, createModel, fit } from '../../src/train/trainer.js';
 import { gpu } from '../helpers.js';
 
 afterAll(async () => (await gpu()).destroy());
@@ -93,4 +102,90 @@ it('two fits of the same model kind and seed at once are identical to each other
   expect(differences(solo, o1)).toEqual([]);
   expect(differences(solo, o2)).toEqual([]);
   expect(o1.history).toEqual(solo.history);
+});
+
+// ----------------------------------------------------------------------------------------------------
+// Serving while training on the same backend.
+
+const allUsersB = Array.from({ length: dataB.numUsers }, (_, u) => u);
+
+/** A fixed mix of recommend calls: single users, a batch, a filter, personalised users, both scorings. */
+async function serveRound(rec: Recommender, me: PersonalizedUser): Promise<Recommendation[][]> {
+  return [
+    [await rec.recommend(3, { k: 10 })],
+    await rec.recommend(allUsersB, { k: 10 }),
+    await rec.recommend([5, 6, 7], { k: 5, filter: (i) => i % 2 === 0 }),
+    [await rec.recommend(me, { k: 10 })],
+    await rec.recommend([me, 2, 11], { k: 8, scoring: 'matmul' }),
+  ];
+}
+
+it('recommend on a trained model while another fit runs on the same backend: both give what they give alone', async () => {
+  const be = await gpu();
+  const trained = await fit(be, dataB, optsB);
+  const rec = await Recommender.fromModel(trained.model, { interactions: dataB.train, userProfiles: dataB.text!.userProfile });
+  trained.model.dispose();
+  const me = await rec.personalize({ items: [1, 4, 9] });
+  const served = await serveRound(rec, me);
+  const solo = await alone(be, dataA, optsA);
+
+  const order: string[] = [];
+  let done = false;
+  const running = fit(be, dataA, { ...optsA, onStep: () => order.push('F') }).then((r) => {
+    done = true;
+    return r;
+  });
+  let rounds = 0;
+  while (!done) {
+    expect(await serveRound(rec, me)).toEqual(served);
+    order.push('R');
+    rounds++;
+  }
+  const beside = await outcome(be, await running);
+  // Serving really interleaved with training (rounds between steps), and neither disturbed the other.
+  expect(rounds).toBeGreaterThan(1);
+  expect(order.indexOf('R')).toBeLessThan(order.lastIndexOf('F'));
+  expect(differences(solo, beside)).toEqual([]);
+  expect(beside.history).toEqual(solo.history);
+  expect([beside.val, beside.test, beside.steps]).toEqual([solo.val, solo.test, solo.steps]);
+  me.dispose();
+  rec.dispose();
+  expect(be.liveTensorCount).toBe(0);
+});
+
+it('Recommender.fromModel on a model being trained copies the parameters of one step boundary; later steps do not reach it', async () => {
+  const be = await gpu();
+  const S = 2;
+  // Reference: the model after exactly S steps (fit stops there and keeps it: it is also the best snapshot).
+  const ref = await fit(be, dataA, { ...optsA, maxSteps: S });
+  const refRec = await Recommender.fromModel(ref.model, { interactions: dataA.train });
+  ref.model.dispose();
+  const all = Array.from({ length: dataA.numUsers }, (_, u) => u);
+  const want = await refRec.recommend(all, { k: 10 });
+  refRec.dispose();
+
+  // The same run in full, with a recommender built from the live model after step S (fit's step callback
+  // runs between steps) and queried at once, while training goes on.
+  const model = createModel(be, dataA, { model: optsA.model, config: optsA.config, seed: optsA.seed });
+  let steps = 0;
+  let mid: Promise<{ rec: Recommender; first: Recommendation[] }> | null = null;
+  const res = await fit(be, dataA, {
+    ...optsA,
+    init: model,
+    onStep: () => {
+      if (++steps !== S) return;
+      mid = Recommender.fromModel(model, { interactions: dataA.train }).then(async (rec) => ({ rec, first: await rec.recommend(all, { k: 10 }) }));
+    },
+  });
+  expect(steps).toBeGreaterThan(S + 2);
+  const { rec, first } = await mid!;
+  expect(first).toEqual(want);
+  // After the remaining steps and the final restore, the recommender still serves step S's parameters …
+  expect(await rec.recommend(all, { k: 10 })).toEqual(want);
+  // … which differ from the trained model's (so sharing them would have shown).
+  const after = await Recommender.fromModel(res.model, { interactions: dataA.train });
+  expect(await after.recommend(all, { k: 10 })).not.toEqual(want);
+  for (const r of [rec, after]) r.dispose();
+  res.model.dispose();
+  expect(be.liveTensorCount).toBe(0);
 });
