@@ -5,6 +5,8 @@
  * submitting and waiting around each dispatch (wall time, including overheads).
  */
 export interface KernelTiming {
+  /** What the work was part of: 'training' unless recorded inside `Profiler.section(…)` (e.g. 'evaluation'). */
+  section: string;
   kernel: string;
   calls: number;
   /** Total GPU time in milliseconds. */
@@ -18,7 +20,9 @@ export class Profiler {
   private readonly querySet: GPUQuerySet;
   private readonly resolveBuf: GPUBuffer;
   private names: string[] = [];
-  private readonly totals = new Map<string, { calls: number; ns: number }>();
+  private readonly totals = new Map<string, { section: string; kernel: string; calls: number; ns: number }>();
+  /** Label of the work being recorded now (see `section`). */
+  private current = 'training';
   private pending: Promise<void>[] = [];
   /** Dispatches beyond the capacity of one submit (not timed). */
   untimed = 0;
@@ -36,7 +40,7 @@ export class Profiler {
       this.untimed++;
       return undefined;
     }
-    this.names.push(kernel);
+    this.names.push(`${this.current}\u0000${kernel}`);
     return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
   }
 
@@ -60,17 +64,36 @@ export class Profiler {
     };
   }
 
-  add(kernel: string, ns: number): void {
-    const e = this.totals.get(kernel) ?? { calls: 0, ns: 0 };
+  /** `key` is section NUL kernel (as recorded by `next`). */
+  private add(key: string, ns: number): void {
+    let e = this.totals.get(key);
+    if (!e) {
+      const [section, kernel] = key.split('\u0000');
+      this.totals.set(key, (e = { section, kernel, calls: 0, ns: 0 }));
+    }
     e.calls++;
     e.ns += Math.max(0, ns);
-    this.totals.set(kernel, e);
   }
 
-  /** Totals per kernel, slowest first (waits for outstanding readbacks). */
+  /**
+   * Runs `fn` with the dispatches it records labelled `name` (e.g. evaluation inside a training run, so that
+   * a profile can tell the training step's kernels from evaluation's). Sections nest; the label reverts when
+   * `fn` settles.
+   */
+  async section<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.current;
+    this.current = name;
+    try {
+      return await fn();
+    } finally {
+      this.current = prev;
+    }
+  }
+
+  /** Totals per (section, kernel), slowest first (waits for outstanding readbacks). */
   async report(): Promise<KernelTiming[]> {
     await Promise.all(this.pending.splice(0));
-    return [...this.totals].map(([kernel, e]) => ({ kernel, calls: e.calls, ms: e.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
+    return [...this.totals.values()].map((e) => ({ section: e.section, kernel: e.kernel, calls: e.calls, ms: e.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
   }
 
   reset(): void {
@@ -82,4 +105,13 @@ export class Profiler {
     this.querySet.destroy();
     this.resolveBuf.destroy();
   }
+}
+
+/**
+ * Runs `fn` inside profile section `name` when `be` is a WebGPU backend whose recorder is profiling;
+ * otherwise just runs it. (Structural parameter type: callers pass any Backend.)
+ */
+export function profileSection<T>(be: { kind: string }, name: string, fn: () => Promise<T>): Promise<T> {
+  const profiler = be.kind === 'webgpu' ? (be as unknown as { recorder: { profiler: Profiler | null } }).recorder.profiler : null;
+  return profiler ? profiler.section(name, fn) : fn();
 }

@@ -174,29 +174,43 @@ function startProfiler(be: Backend): Profiler | null {
   }
 }
 
-/** One row of the --profile breakdown: totals over the whole run, per training step, and share of GPU time. */
+/**
+ * One row of the --profile breakdown. `section` is 'training' for the optimiser steps' kernels and
+ * 'evaluation' for validation / test ranking; `percent` is the share of the row's section, `msPerStep` the
+ * section's total divided by the run's training steps (for evaluation: its cost spread over the steps).
+ */
 export interface ProfileRow extends KernelTiming {
   msPerStep: number;
   percent: number;
 }
 
-/**
- * Per-step figures divide the run's totals by its training steps, so kernels that run only in
- * evaluation (scoring, top-k) are spread over the steps as well: the table is the run's GPU budget.
- */
+const SECTION_ORDER = ['training', 'evaluation'];
+
 function profileRows(timings: KernelTiming[], steps: number): ProfileRow[] {
-  const total = timings.reduce((a, t) => a + t.ms, 0);
-  return timings.map((t) => ({ ...t, msPerStep: steps > 0 ? t.ms / steps : 0, percent: total > 0 ? (100 * t.ms) / total : 0 }));
+  const sectionTotal = new Map<string, number>();
+  for (const t of timings) sectionTotal.set(t.section, (sectionTotal.get(t.section) ?? 0) + t.ms);
+  const rank = (s: string) => (SECTION_ORDER.includes(s) ? SECTION_ORDER.indexOf(s) : SECTION_ORDER.length);
+  return timings
+    .map((t) => {
+      const total = sectionTotal.get(t.section) ?? 0;
+      return { ...t, msPerStep: steps > 0 ? t.ms / steps : 0, percent: total > 0 ? (100 * t.ms) / total : 0 };
+    })
+    .sort((a, b) => rank(a.section) - rank(b.section) || a.section.localeCompare(b.section) || b.ms - a.ms);
 }
 
 function profileTable(rows: ProfileRow[], steps: number, untimed: number): string {
-  const total = rows.reduce((a, r) => a + r.ms, 0);
   const width = Math.max(6, ...rows.map((r) => r.kernel.length));
   const line = (k: string, calls: string, ms: string, per: string, pct: string) => `${k.padEnd(width)}  ${calls.padStart(7)}  ${ms.padStart(11)}  ${per.padStart(10)}  ${pct.padStart(6)}\n`;
-  let s = `\nGPU time per kernel (${steps} training steps; totals include evaluation):\n`;
-  s += line('kernel', 'calls', 'total ms', 'ms/step', '%');
-  for (const r of rows) s += line(r.kernel, String(r.calls), r.ms.toFixed(3), r.msPerStep.toFixed(3), r.percent.toFixed(1));
-  s += line('total', String(rows.reduce((a, r) => a + r.calls, 0)), total.toFixed(3), steps > 0 ? (total / steps).toFixed(3) : '0.000', rows.length ? '100.0' : '0.0');
+  let s = `\nGPU time per kernel (${steps} training steps; evaluation listed separately):\n`;
+  const sections = [...new Set(rows.map((r) => r.section))];
+  for (const section of sections) {
+    const rs = rows.filter((r) => r.section === section);
+    const total = rs.reduce((a, r) => a + r.ms, 0);
+    s += `\n${section}${section === 'training' ? ' (ms/step: per optimiser step)' : ' (ms/step: spread over the training steps)'}\n`;
+    s += line('kernel', 'calls', 'total ms', 'ms/step', '%');
+    for (const r of rs) s += line(r.kernel, String(r.calls), r.ms.toFixed(3), r.msPerStep.toFixed(3), r.percent.toFixed(1));
+    s += line('total', String(rs.reduce((a, r) => a + r.calls, 0)), total.toFixed(3), steps > 0 ? (total / steps).toFixed(3) : '0.000', rs.length ? '100.0' : '0.0');
+  }
   if (untimed > 0) s += `(${untimed} dispatches beyond the per-submit query capacity were not timed)\n`;
   return s;
 }

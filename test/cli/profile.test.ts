@@ -21,6 +21,7 @@ async function cli(args: string[]) {
 }
 
 interface Row {
+  section: string;
   kernel: string;
   calls: number;
   ms: number;
@@ -48,24 +49,34 @@ describe('irllrec train --profile', () => {
     expect(out.profileUntimedDispatches).toBe(0);
     const rows = out.profile as Row[];
     expect(rows.length).toBeGreaterThan(5);
-    const names = rows.map((x) => x.kernel);
-    // IRLLRec's training step runs the graph propagation, the InfoNCE alignment and Adam.
+    // Training-step kernels first, then evaluation's (validation and test ranking), each slowest first.
+    const sections = [...new Set(rows.map((x) => x.section))];
+    expect(sections).toEqual(['training', 'evaluation']);
+    const train = rows.filter((x) => x.section === 'training');
+    const evaluation = rows.filter((x) => x.section === 'evaluation');
+    const names = train.map((x) => x.kernel);
+    // IRLLRec's training step runs the graph propagation, the InfoNCE alignment and Adam; ranking is evaluation's.
     for (const k of ['spmm', 'adam', 'bpr']) expect(names).toContain(k);
     expect(names.some((n) => n.startsWith('infonce'))).toBe(true);
+    expect(names.some((n) => n.startsWith('topk'))).toBe(false);
+    expect(evaluation.some((x) => x.kernel.startsWith('topk'))).toBe(true);
+    expect(evaluation.some((x) => x.kernel === 'adam' || x.kernel === 'bpr')).toBe(false);
     for (const x of rows) {
       expect(x.calls).toBeGreaterThan(0);
       expect(x.ms).toBeGreaterThanOrEqual(0);
       expect(x.msPerStep).toBeCloseTo(x.ms / 3, 6);
     }
-    // Slowest first, shares add up to 100 %.
-    for (let i = 1; i < rows.length; i++) expect(rows[i].ms).toBeLessThanOrEqual(rows[i - 1].ms);
-    expect(rows.reduce((a, x) => a + x.percent, 0)).toBeCloseTo(100, 3);
-    expect(rows.reduce((a, x) => a + x.ms, 0)).toBeGreaterThan(0);
-    // The table on stderr: header, one line per kernel, a total line.
+    for (const part of [train, evaluation]) {
+      for (let i = 1; i < part.length; i++) expect(part[i].ms).toBeLessThanOrEqual(part[i - 1].ms);
+      expect(part.reduce((a, x) => a + x.percent, 0)).toBeCloseTo(100, 3);
+    }
+    expect(train.reduce((a, x) => a + x.ms, 0)).toBeGreaterThan(0);
+    // The table on stderr: header, then per section a header line, one line per kernel and a total line.
     expect(r.stderr).toMatch(/GPU time per kernel \(3 training steps/);
-    expect(r.stderr).toMatch(/kernel\s+calls\s+total ms\s+ms\/step\s+%/);
-    for (const k of names) expect(r.stderr).toContain(k);
-    expect(r.stderr).toMatch(/\ntotal\s+\d+\s+[\d.]+\s+[\d.]+\s+100\.0\n/);
+    expect(r.stderr).toMatch(/\ntraining \(ms\/step: per optimiser step\)\nkernel\s+calls\s+total ms\s+ms\/step\s+%/);
+    expect(r.stderr).toMatch(/\nevaluation \(ms\/step: spread over the training steps\)\nkernel\s+calls/);
+    for (const x of rows) expect(r.stderr).toContain(x.kernel);
+    expect(r.stderr.match(/\ntotal\s+\d+\s+[\d.]+\s+[\d.]+\s+100\.0\n/g)?.length).toBe(2);
   }, 120_000);
 
   it('on the CPU backend says that profiling needs WebGPU and still trains', async () => {
