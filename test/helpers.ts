@@ -164,3 +164,23 @@ export function sharedData(...parts: string[]): string {
   if (!existsSync(path)) throw new Error(`shared test data missing: ${path} (expected ../shared/data beside the repository, or set IRLLREC_SHARED_DATA)`);
   return path;
 }
+
+/**
+ * Tracks every GPUBuffer created on `device` from now on and not yet destroyed (pool, upload and readback
+ * staging, uniform arena): catches buffers that bypass the pool's counters. Returns the live set.
+ */
+export function trackUndestroyedBuffers(device: GPUDevice): Set<GPUBuffer> {
+  const undestroyed = new Set<GPUBuffer>();
+  const createBuffer = device.createBuffer.bind(device);
+  device.createBuffer = (desc: GPUBufferDescriptor): GPUBuffer => {
+    const buf = createBuffer(desc);
+    undestroyed.add(buf);
+    const destroy = buf.destroy.bind(buf);
+    buf.destroy = () => {
+      undestroyed.delete(buf);
+      destroy();
+    };
+    return buf;
+  };
+  return undestroyed;
+}

@@ -87,7 +87,7 @@ describe('element-wise ops', () => {
     const Y = be.zeros([3, 5]);
     const loss = () => {
       mulOnePlus(be, X, N, Y);
-      return Y.f.reduce((s, v, i) => s + v * G.f[i], 0);
+      return (Y.f as Float64Array).reduce((s: number, v: number, i: number) => s + v * G.f[i], 0);
     };
     const numeric = finiteDiff(loss, X.f as Float64Array);
     const gX = be.zeros([3, 5]);

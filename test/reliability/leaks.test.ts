@@ -9,7 +9,7 @@ import { afterAll, expect, it } from 'vitest';
 import { syntheticDataset } from '../../src/data/synthetic.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { fit } from '../../src/train/trainer.js';
-import { gpu } from '../helpers.js';
+import { gpu, trackUndestroyedBuffers } from '../helpers.js';
 
 afterAll(async () => (await gpu()).destroy());
 
@@ -19,20 +19,7 @@ it(`${CYCLES} create → fit → fromModel → recommend → dispose cycles leak
   const be = await gpu();
   const data = syntheticDataset({ seed: 4, numUsers: 60, numItems: 80, numIntents: 3, textDim: 8, interactionsPerUser: 6 });
   const device = be.device;
-  // Every GPUBuffer created on the device and not destroyed (pool, upload staging, readback staging,
-  // uniform arena): catches buffers that bypass the pool's counters.
-  const undestroyed = new Set<GPUBuffer>();
-  const createBuffer = device.createBuffer.bind(device);
-  device.createBuffer = (desc: GPUBufferDescriptor): GPUBuffer => {
-    const buf = createBuffer(desc);
-    undestroyed.add(buf);
-    const destroy = buf.destroy.bind(buf);
-    buf.destroy = () => {
-      undestroyed.delete(buf);
-      destroy();
-    };
-    return buf;
-  };
+  const undestroyed = trackUndestroyedBuffers(device);
   const snapshot = () => ({ liveTensors: be.liveTensorCount, undestroyedGpuBuffers: undestroyed.size, ...be.poolStats });
   const before = snapshot();
   let afterFirst: ReturnType<typeof snapshot> | null = null;

@@ -15,7 +15,7 @@ import { syntheticDataset } from '../../src/data/synthetic.js';
 import type { PersonalizedUser } from '../../src/serve/personalize.js';
 import { type Recommendation, Recommender } from '../../src/serve/recommender.js';
 import { createModel } from '../../src/train/trainer.js';
-import { gpu } from '../helpers.js';
+import { gpu, trackUndestroyedBuffers } from '../helpers.js';
 
 afterAll(async () => (await gpu()).destroy());
 
@@ -78,18 +78,7 @@ async function round(rec: Recommender, handles: PersonalizedUser[], round: numbe
 it(`${ROUNDS * 20} recommend calls: no growth of tensors, buffers or heap after the first round`, async () => {
   const be = await gpu();
   const device = be.device;
-  const undestroyed = new Set<GPUBuffer>();
-  const createBuffer = device.createBuffer.bind(device);
-  device.createBuffer = (desc: GPUBufferDescriptor): GPUBuffer => {
-    const buf = createBuffer(desc);
-    undestroyed.add(buf);
-    const destroy = buf.destroy.bind(buf);
-    buf.destroy = () => {
-      undestroyed.delete(buf);
-      destroy();
-    };
-    return buf;
-  };
+  const undestroyed = trackUndestroyedBuffers(device);
   const model = createModel(be, data, { model: 'rlmrec', config: { embeddingDim: 8, layers: 2 }, seed: 5 });
   const rec = await Recommender.fromModel(model, { interactions: data.train });
   model.dispose();
