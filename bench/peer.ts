@@ -23,7 +23,7 @@
  * 8192 / 1536 / 4096 on a GPU).
  */
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -146,10 +146,15 @@ interface Result {
   extra?: Record<string, number>;
   irllrecRuns: number[];
   tfjsRuns: number[];
+  /** When this row was measured and the 1-minute load average then (rows kept from an earlier partial run keep theirs). */
+  measuredAt: string;
+  load1: number;
 }
 const results: Result[] = [];
 function record(workload: string, shapes: string, a: { median: number; runs: number[] }, b: { median: number; runs: number[] }, extra?: Record<string, number>): void {
-  results.push({ workload, shapes, irllrecMs: a.median, tfjsMs: b.median, ratio: b.median / a.median, irllrecRuns: a.runs, tfjsRuns: b.runs, extra });
+  const measuredAt = new Date().toISOString();
+  const load1 = Math.round(loadavg()[0] * 100) / 100;
+  results.push({ workload, shapes, irllrecMs: a.median, tfjsMs: b.median, ratio: b.median / a.median, irllrecRuns: a.runs, tfjsRuns: b.runs, extra, measuredAt, load1 });
   process.stderr.write(`  → tfjs / irllrec = ${(b.median / a.median).toFixed(2)}×\n`);
 }
 
@@ -438,6 +443,16 @@ const meta = {
   warmup: WARMUP,
 };
 mkdirSync('bench/results', { recursive: true });
+// A partial run (PEER_ONLY) replaces its own rows and keeps the other rows of the previous run on this adapter.
+if (process.env.PEER_ONLY && existsSync('bench/results/peer.json')) {
+  const prev = JSON.parse(readFileSync('bench/results/peer.json', 'utf8')) as { adapter?: string; date?: string; loadStart?: number[]; results?: Result[] };
+  if (prev.adapter === adapter && Array.isArray(prev.results)) {
+    const fresh = new Map(results.map((r) => [r.workload, r]));
+    const merged = prev.results.map((r) => fresh.get(r.workload) ?? { ...r, measuredAt: r.measuredAt ?? prev.date ?? '?', load1: r.load1 ?? prev.loadStart?.[0] ?? NaN });
+    for (const r of results) if (!prev.results.some((p) => p.workload === r.workload)) merged.push(r);
+    results.splice(0, results.length, ...merged);
+  }
+}
 writeFileSync('bench/results/peer.json', `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
 const md = [
   '# Peer benchmark: irllrec vs TensorFlow.js (WebGPU)',
@@ -447,9 +462,9 @@ const md = [
   `- load average (1/5/15 min): start ${loadStart.join(' / ')}, end ${loadEnd.join(' / ')} (shared machine: timings are noisy)`,
   `- median of ${RUNS} synced runs after ${WARMUP} warm-up runs; ratio = tfjs / irllrec (> 1: irllrec faster)`,
   '',
-  '| workload | shapes | irllrec ms | tfjs ms | ratio |',
-  '|---|---|---:|---:|---:|',
-  ...results.map((r) => `| ${r.workload} | ${r.shapes} | ${r.irllrecMs.toFixed(1)} | ${r.tfjsMs.toFixed(1)} | ${r.ratio.toFixed(2)}× |`),
+  '| workload | shapes | irllrec ms | tfjs ms | ratio | measured (UTC), load |',
+  '|---|---|---:|---:|---:|---|',
+  ...results.map((r) => `| ${r.workload} | ${r.shapes} | ${r.irllrecMs.toFixed(1)} | ${r.tfjsMs.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${r.measuredAt.slice(0, 16).replace('T', ' ')}, ${r.load1} |`),
   '',
   ...results
     .filter((r) => r.extra)
