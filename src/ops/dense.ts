@@ -13,12 +13,17 @@
  *             ∂b1 = Σ_rows gH       sumRows(be, gH, db1, { accumulate: true })
  *
  * Kernels: `shaders/matmul.wgsl` (tiled GEMM, all four transpose combinations, fused bias / accumulate /
- * LeakyReLU epilogue), `shaders/matmul_f16.wgsl` (the same GEMM with operands read from packed f16: the
- * constant text tables X under `textPrecision: 'f16'`, in H = X·W1ᵀ and ∂W1 = gHᵀ·X), `shaders/leaky_relu.wgsl`,
+ * LeakyReLU epilogue; hardware GPUs), `shaders/matmul_lanes.wgsl` (the same GEMM laid out for CPU Vulkan,
+ * where workgroup invocations are SIMD lanes: chosen when the adapter is a software one),
+ * `shaders/matmul_f16.wgsl` (the same GEMM with operands read from packed f16: the
+ * constant text tables X under `textPrecision: 'f16'`, in H = X·W1ᵀ and ∂W1 = gHᵀ·X; `shaders/matmul_lanes_f16.wgsl`
+ * on software adapters), `shaders/leaky_relu.wgsl`,
  * `shaders/sum_rows.wgsl`.
  */
 import leakyReluWgsl from '../../shaders/leaky_relu.wgsl';
 import matmulWgsl from '../../shaders/matmul.wgsl';
+import matmulLanesWgsl from '../../shaders/matmul_lanes.wgsl';
+import matmulLanesF16Wgsl from '../../shaders/matmul_lanes_f16.wgsl';
 import matmulF16Wgsl from '../../shaders/matmul_f16.wgsl';
 import sumRowsWgsl from '../../shaders/sum_rows.wgsl';
 import { IrllrecError } from '../errors.js';
@@ -127,6 +132,20 @@ const matmulF16Kernel = new Kernel({
   storage: ['read', 'read', 'read', 'rw'],
   params: { m: 'u32', n: 'u32', k: 'u32', trans_a: 'u32', trans_b: 'u32', has_bias: 'u32', beta: 'u32', act: 'u32', slope: 'f32', a_f16: 'u32', b_f16: 'u32' },
 });
+const matmulLanesKernel = new Kernel({
+  name: 'matmul_lanes',
+  code: matmulLanesWgsl,
+  storage: ['read', 'read', 'read', 'rw'],
+  params: { m: 'u32', n: 'u32', k: 'u32', trans_a: 'u32', trans_b: 'u32', has_bias: 'u32', beta: 'u32', act: 'u32', slope: 'f32' },
+});
+const matmulLanesF16Kernel = new Kernel({
+  name: 'matmul_lanes_f16',
+  code: matmulLanesF16Wgsl,
+  storage: ['read', 'read', 'read', 'rw'],
+  params: { m: 'u32', n: 'u32', k: 'u32', trans_a: 'u32', trans_b: 'u32', has_bias: 'u32', beta: 'u32', act: 'u32', slope: 'f32', a_f16: 'u32', b_f16: 'u32' },
+});
+/** Columns per workgroup of `matmul_lanes.wgsl` and `matmul_lanes_f16.wgsl`. */
+const MATMUL_LANES_COLS = 64;
 /** Output tile of `matmul.wgsl` and `matmul_f16.wgsl`: rows × columns. */
 const MATMUL_TILE_ROWS = 128;
 const MATMUL_TILE_COLS = 64;
@@ -153,13 +172,34 @@ function slopeOf(op: string, slope: number | undefined): number {
 }
 
 /**
+ * The GEMM layout that records a `matmul`: 'tiled' = `matmul.wgsl` / `matmul_f16.wgsl` (16×16 threads
+ * sharing tiles in workgroup memory; hardware GPUs), 'lanes' = `matmul_lanes.wgsl` / `matmul_lanes_f16.wgsl`
+ * (8- or 16-lane workgroups reading the shared operand at lane-uniform addresses; about 2× 'tiled' on
+ * lavapipe at the text-MLP shapes). The `_f16` variant serves packed-f16 operands.
+ */
+export type MatmulKernelChoice = 'tiled' | 'lanes';
+
+/** The layout `matmul` uses on an adapter: 'lanes' on software (CPU) adapters, else 'tiled'. */
+export function matmulKernelFor(isSoftware: boolean): MatmulKernelChoice {
+  return isSoftware ? 'lanes' : 'tiled';
+}
+
+/**
  * c[M×N] = act(op(a)·op(b) + bias); op(a) is a [M,K] (or aᵀ when a is [K,M] with transA), op(b) is [K,N]
  * (or bᵀ when b is [N,K] with transB). bias is [N] (broadcast over rows). accumulate: c += op(a)·op(b) (+ bias);
  * accumulate with activation is an error. c must be a tensor distinct from a, b and bias.
- * Either operand may be a `PackedF16Matrix` (read at 2 bytes per element by `matmul_f16.wgsl`, decoded
+ * Either operand may be a `PackedF16Matrix` (read at 2 bytes per element by `matmul_f16.wgsl` or `matmul_lanes_f16.wgsl`, decoded
  * exactly; the arithmetic stays f32), e.g. the text table X in H = X·W1ᵀ and ∂W1 = gHᵀ·X.
  */
 export function matmul(be: Backend, a: MatmulOperand, b: MatmulOperand, c: Tensor, opts: MatmulOptions = {}): void {
+  matmulWithKernel(be, a, b, c, opts, null);
+}
+
+/**
+ * `matmul` with the GPU kernel layout forced (null: the adapter's default, `matmulKernelFor`); ignored on the
+ * CPU backend. For tests and benchmarks that compare the kernels.
+ */
+export function matmulWithKernel(be: Backend, a: MatmulOperand, b: MatmulOperand, c: Tensor, opts: MatmulOptions, kernel: MatmulKernelChoice | null): void {
   const op = 'matmul';
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
@@ -200,9 +240,22 @@ export function matmul(be: Backend, a: MatmulOperand, b: MatmulOperand, c: Tenso
   }
   const g = asGpu(be);
   const params = { m, n, k, trans_a: transA ? 1 : 0, trans_b: transB ? 1 : 0, has_bias: bias ? 1 : 0, beta: accumulate ? 1 : 0, act: activation === 'leaky_relu' ? 1 : 0, slope };
-  const grid: [number, number, number] = [Math.ceil(n / MATMUL_TILE_COLS), Math.ceil(m / MATMUL_TILE_ROWS), 1];
   const buffers = [aStore.buffer, bStore.buffer, (bias ?? aStore).buffer, c.buffer];
-  if (aF16 || bF16) g.recorder.dispatch(matmulF16Kernel, buffers, { ...params, a_f16: aF16 ? 1 : 0, b_f16: bF16 ? 1 : 0 }, grid);
+  if (m === 0 || n === 0) return;
+  const f16Params = { ...params, a_f16: aF16 ? 1 : 0, b_f16: bF16 ? 1 : 0 };
+  if ((kernel ?? matmulKernelFor(g.ctx.adapter.isSoftware)) === 'lanes') {
+    // WG lanes × RH rows per workgroup: 16 × 8 in general; 8 × 4 when M ≤ 32 (e.g. ∂W2 = gOᵀ·Aa, M = d),
+    // where a 128-row block would mostly compute clamped duplicate rows.
+    const [lanes, rowsPerLane] = m <= 32 ? [8, 4] : [16, 8];
+    const blocks = Math.ceil(n / MATMUL_LANES_COLS) * Math.ceil(m / (lanes * rowsPerLane));
+    const grid = grid1d(blocks, g.ctx.limits.maxComputeWorkgroupsPerDimension);
+    const constants = { WG: lanes, RH: rowsPerLane };
+    if (aF16 || bF16) g.recorder.dispatch(matmulLanesF16Kernel, buffers, f16Params, grid, constants);
+    else g.recorder.dispatch(matmulLanesKernel, buffers, params, grid, constants);
+    return;
+  }
+  const grid: [number, number, number] = [Math.ceil(n / MATMUL_TILE_COLS), Math.ceil(m / MATMUL_TILE_ROWS), 1];
+  if (aF16 || bF16) g.recorder.dispatch(matmulF16Kernel, buffers, f16Params, grid);
   else g.recorder.dispatch(matmulKernel, buffers, params, grid);
 }
 

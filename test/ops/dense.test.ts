@@ -1,6 +1,19 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
-import { leakyRelu, leakyReluBackward, leakyReluBackwardCpu, matmul, matmulCpu, sumRows, sumRowsCpu } from '../../src/ops/dense.js';
+import {
+  type MatmulKernelChoice,
+  type MatmulOptions,
+  leakyRelu,
+  leakyReluBackward,
+  leakyReluBackwardCpu,
+  matmul,
+  matmulCpu,
+  matmulKernelFor,
+  matmulWithKernel,
+  packF16Matrix,
+  sumRows,
+  sumRowsCpu,
+} from '../../src/ops/dense.js';
 import type { Backend, Tensor } from '../../src/ops/tensor.js';
 import { cpu, expectClose, expectGradClose, finiteDiff, gpu, randArray, rng } from '../helpers.js';
 
@@ -24,9 +37,15 @@ function shapesFor(m: number, k: number, n: number, transA: boolean, transB: boo
 
 const flag = (transA: boolean, transB: boolean) => `${transA ? 'aᵀ' : 'a'}·${transB ? 'bᵀ' : 'b'}`;
 
+/** Both f32 GPU kernels are checked against the twin ('lanes' is the default on lavapipe, 'tiled' on GPUs). */
+const KERNELS: readonly MatmulKernelChoice[] = ['tiled', 'lanes'];
+
 afterAll(async () => (await gpu()).destroy());
 
-describe('matmul (tiled GEMM with fused epilogue)', () => {
+for (const kernel of KERNELS) {
+describe(`matmul on the GPU, kernel '${kernel}' (fused epilogue)`, () => {
+  // The GPU backend records `kernel`; the CPU backend ignores the choice and runs the twin.
+  const mm = (be: Backend, a: Tensor, b: Tensor, c: Tensor, opts: MatmulOptions = {}) => matmulWithKernel(be, a, b, c, opts, kernel);
   for (const [transA, transB] of COMBOS) {
     it(`${flag(transA, transB)} matches the CPU twin over tiny, odd and multi-tile shapes, with and without bias`, async () => {
       const g = await gpu();
@@ -50,7 +69,7 @@ describe('matmul (tiled GEMM with fused epilogue)', () => {
             const A = be.tensor(a, aShape, 'f32', 'A');
             const B = be.tensor(b, bShape, 'f32', 'B');
             const C = be.tensor(randArray(r, m * n, 1e6, 2e6), [m, n], 'f32', 'C'); // garbage: must be overwritten
-            matmul(be, A, B, C, { transA, transB, bias: withBias ? be.tensor(bias, [n], 'f32', 'bias') : null });
+            mm(be, A, B, C, { transA, transB, bias: withBias ? be.tensor(bias, [n], 'f32', 'bias') : null });
             return be.read(C);
           };
           const got = await run(g);
@@ -60,27 +79,6 @@ describe('matmul (tiled GEMM with fused epilogue)', () => {
       }
     });
   }
-
-  it('matches an independent triple loop (the twin itself is checked, all four layouts)', () => {
-    const r = rng(3);
-    const [m, k, n] = [5, 7, 4];
-    const a = randArray(r, m * k);
-    const b = randArray(r, k * n);
-    const bias = randArray(r, n);
-    for (const [transA, transB] of COMBOS) {
-      const want = new Float64Array(m * n);
-      for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          let s = bias[j];
-          for (let p = 0; p < k; p++) s += (transA ? a[p * m + i] : a[i * k + p]) * (transB ? b[j * k + p] : b[p * n + j]);
-          want[i * n + j] = s > 0 ? s : 0.01 * s;
-        }
-      }
-      const got = new Float64Array(m * n);
-      matmulCpu(a, b, got, m, n, k, { transA, transB, bias, activation: 'leaky_relu' });
-      expectClose(got, want, { atol: 1e-14, rtol: 1e-14 }, flag(transA, transB));
-    }
-  });
 
   it('fuses LeakyReLU and accumulates (c += op(a)·op(b) + bias) on both backends alike', async () => {
     const g = await gpu();
@@ -94,7 +92,7 @@ describe('matmul (tiled GEMM with fused epilogue)', () => {
       const bias = randArray(r, n);
       const run = async (be: Backend, opts: { accumulate?: boolean; activation?: 'leaky_relu'; slope?: number }) => {
         const C = be.tensor(c0, [m, n]);
-        matmul(be, be.tensor(a, aShape), be.tensor(b, bShape), C, { transA, transB, bias: be.tensor(bias, [n]), ...opts });
+        mm(be, be.tensor(a, aShape), be.tensor(b, bShape), C, { transA, transB, bias: be.tensor(bias, [n]), ...opts });
         return be.read(C);
       };
       for (const opts of [{ activation: 'leaky_relu' as const }, { activation: 'leaky_relu' as const, slope: 0.2 }, { accumulate: true }]) {
@@ -123,12 +121,144 @@ describe('matmul (tiled GEMM with fused epilogue)', () => {
       const b = randArray(r, k * n);
       const run = async (be: Backend) => {
         const C = be.zeros([m, n]);
-        matmul(be, be.tensor(a, aShape), be.tensor(b, bShape), C, { transA, transB });
+        mm(be, be.tensor(a, aShape), be.tensor(b, bShape), C, { transA, transB });
         return be.read(C);
       };
       expectClose(await run(g), await run(cpu('f64')), tolFor(k), `C ${m}×${k}×${n}`);
     }
   });
+});
+}
+
+describe("matmul kernel 'lanes' (CPU Vulkan layout): ragged edges and large grids", () => {
+  it('is the default f32 kernel on a software adapter (matmul = matmulWithKernel(…, "lanes") bit for bit), tiled on hardware', async () => {
+    const g = await gpu();
+    expect(matmulKernelFor(false)).toBe('tiled');
+    expect(matmulKernelFor(true)).toBe('lanes');
+    expect(matmulKernelFor(g.ctx.adapter.isSoftware)).toBe(g.ctx.adapter.isSoftware ? 'lanes' : 'tiled');
+    const r = rng(5);
+    const [m, k, n] = [70, 45, 33];
+    const A = g.tensor(randArray(r, m * k), [m, k]);
+    const B = g.tensor(randArray(r, n * k), [n, k]);
+    const C1 = g.zeros([m, n]);
+    const C2 = g.zeros([m, n]);
+    matmul(g, A, B, C1, { transB: true });
+    matmulWithKernel(g, A, B, C2, { transB: true }, matmulKernelFor(g.ctx.adapter.isSoftware));
+    expect(Array.from(await g.read(C1))).toEqual(Array.from(await g.read(C2)));
+  });
+
+  for (const [transA, transB] of COMBOS) {
+    it(`${flag(transA, transB)}: M, N, K in {1, 7, 33, 65, 129} (and the 32-row / 64-column / 32-k block edges) with bias + LeakyReLU and accumulate`, async () => {
+      const g = await gpu();
+      // [M, K, N]: every size on every axis; M = 32 / 33 switch between the 8×4 and 16×8 lane layouts,
+      // N = 64 / 65 and K = 32 / 33 sit on the column-block and k-chunk edges.
+      const shapes = [
+        [1, 7, 129],
+        [7, 129, 1],
+        [33, 1, 65],
+        [65, 33, 7],
+        [129, 65, 33],
+        [32, 32, 64],
+        [33, 33, 65],
+        [129, 129, 129],
+      ] as const;
+      for (const [m, k, n] of shapes) {
+        const r = rng(m * 7919 + k * 31 + n + (transA ? 1 : 0) + (transB ? 2 : 0));
+        const { aShape, bShape } = shapesFor(m, k, n, transA, transB);
+        const a = randArray(r, m * k);
+        const b = randArray(r, k * n);
+        const bias = randArray(r, n);
+        const c0 = randArray(r, m * n);
+        for (const opts of [{ activation: 'leaky_relu' as const }, { accumulate: true }]) {
+          const run = async (be: Backend) => {
+            const C = be.tensor(opts.accumulate ? c0 : randArray(r, m * n, 1e6, 2e6), [m, n]); // garbage unless accumulating
+            matmulWithKernel(be, be.tensor(a, aShape), be.tensor(b, bShape), C, { transA, transB, bias: be.tensor(bias, [n]), ...opts }, 'lanes');
+            return be.read(C);
+          };
+          expectClose(await run(g), await run(cpu('f64')), tolFor(k), `C ${m}×${k}×${n} ${flag(transA, transB)} ${JSON.stringify(opts)}`);
+        }
+      }
+    });
+  }
+
+  it('covers more than 65535 workgroups (a 2-D grid of flattened blocks, overshoot skipped)', async () => {
+    const g = await gpu();
+    // M = 1 (one 32-row block), N = 64·65536 + 37 columns → 65537 column blocks.
+    const [m, k, n] = [1, 1, 64 * 65536 + 37];
+    const r = rng(99);
+    const a = randArray(r, m * k);
+    const b = randArray(r, k * n);
+    const bias = randArray(r, n);
+    const run = async (be: Backend) => {
+      const C = be.zeros([m, n]);
+      matmulWithKernel(be, be.tensor(a, [m, k]), be.tensor(b, [k, n]), C, { bias: be.tensor(bias, [n]) }, 'lanes');
+      return be.read(C);
+    };
+    const got = await run(g);
+    expectClose(got, await run(cpu('f64')), tolFor(k), `C ${m}×${k}×${n}`);
+    expect(got[n - 1]).toBeCloseTo(a[0] * b[n - 1] + bias[n - 1], 5); // the last block was computed
+  });
+});
+
+describe('matmul with packed-f16 operands, both kernels (matmul_f16.wgsl and matmul_lanes_f16.wgsl)', () => {
+  // test/ops/f16.test.ts checks the adapter's default kernel in depth; here each layout is forced, against the
+  // twin on the decoded halves (so the tolerance is the f32 one).
+  for (const kernel of KERNELS) {
+    it(`'${kernel}': packed a, b or both, all four layouts, odd sizes, bias + LeakyReLU and accumulate`, async () => {
+      const g = await gpu();
+      const c64 = cpu('f64');
+      for (const [m, k, n] of [
+        [1, 1, 1],
+        [33, 65, 7],
+        [129, 33, 65],
+      ] as const) {
+        for (const [transA, transB] of COMBOS) {
+          for (const packed of ['a', 'b', 'ab'] as const) {
+            const r = rng(m * 31 + k * 7 + n + (transA ? 1 : 0) + (transB ? 2 : 0) + packed.length * 5);
+            const { aShape, bShape } = shapesFor(m, k, n, transA, transB);
+            const a = randArray(r, m * k);
+            const b = randArray(r, k * n);
+            const bias = randArray(r, n);
+            const c0 = randArray(r, m * n);
+            for (const opts of [{ activation: 'leaky_relu' as const }, { accumulate: true }]) {
+              const run = async (be: Backend) => {
+                const A = packed.includes('a') ? packF16Matrix(be, a, aShape[0], aShape[1], 'A') : be.tensor(a, aShape, 'f32', 'A');
+                const B = packed.includes('b') ? packF16Matrix(be, b, bShape[0], bShape[1], 'B') : be.tensor(b, bShape, 'f32', 'B');
+                const C = be.tensor(opts.accumulate ? c0 : randArray(r, m * n, 1e6, 2e6), [m, n]);
+                matmulWithKernel(be, A, B, C, { transA, transB, bias: be.tensor(bias, [n]), ...opts }, kernel);
+                return be.read(C);
+              };
+              expectClose(await run(g), await run(c64), tolFor(k), `C ${m}×${k}×${n} ${flag(transA, transB)} packed ${packed} ${JSON.stringify(opts)}`);
+            }
+          }
+        }
+      }
+    });
+  }
+});
+
+describe('matmul (twin, gradients, validation)', () => {
+  it('matches an independent triple loop (the twin itself is checked, all four layouts)', () => {
+    const r = rng(3);
+    const [m, k, n] = [5, 7, 4];
+    const a = randArray(r, m * k);
+    const b = randArray(r, k * n);
+    const bias = randArray(r, n);
+    for (const [transA, transB] of COMBOS) {
+      const want = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = bias[j];
+          for (let p = 0; p < k; p++) s += (transA ? a[p * m + i] : a[i * k + p]) * (transB ? b[j * k + p] : b[p * n + j]);
+          want[i * n + j] = s > 0 ? s : 0.01 * s;
+        }
+      }
+      const got = new Float64Array(m * n);
+      matmulCpu(a, b, got, m, n, k, { transA, transB, bias, activation: 'leaky_relu' });
+      expectClose(got, want, { atol: 1e-14, rtol: 1e-14 }, flag(transA, transB));
+    }
+  });
+
 
   it('gradients of <G, act(op(A)·op(B) + bias)> via matmul / leakyReluBackward / sumRows match finite differences (f64)', () => {
     const be = cpu('f64');
