@@ -1,12 +1,14 @@
 /**
- * The one module that imports typegpu: kernel parameter structs are declared here as typegpu structs and
- * resolved into WGSL declarations that are injected into the hand-written shaders. Keeping every typegpu
- * import in this file contains its 0.x API churn.
+ * The one module that imports typegpu: kernel parameter structs are declared here as typegpu data schemas
+ * (`typegpu/data`), which give their memory layout; the WGSL declaration injected into the hand-written shaders
+ * is written out here from the same fields. Keeping every typegpu import in this file contains its 0.x API
+ * churn. Only `typegpu/data` is imported: the full `typegpu` entry (its shader resolver) would add ~230 KiB
+ * to the minified core bundle for what is, with scalar fields, a one-line declaration
+ * (`test/gpu/layouts.test.ts` checks it against `tgpu.resolve`).
  *
  * Parameter structs hold 4-byte scalars only (u32 / i32 / f32), so their uniform layout is sequential and
  * serialising them needs no alignment rules.
  */
-import tgpu from 'typegpu';
 import * as d from 'typegpu/data';
 
 export type ScalarType = 'u32' | 'i32' | 'f32';
@@ -31,7 +33,9 @@ export function paramsLayout<F extends ParamFields>(fields: F): ParamsLayout<F> 
   // An empty struct is not valid WGSL; kernels without parameters still get one padding field.
   if (names.length === 0) props._pad = d.u32;
   const Params = d.struct(props);
-  const wgsl = tgpu.resolve({ template: 'alias _ParamsAnchor = Params;', externals: { Params } });
+  const wgsl = `struct Params {\n${Object.entries(props)
+    .map(([n, t]) => `  ${n}: ${t.type},`)
+    .join('\n')}\n}\n`;
   const byteSize = Math.max(16, Math.ceil(d.sizeOf(Params) / 16) * 16);
   return { fields, names, wgsl, byteSize };
 }
