@@ -29,8 +29,11 @@
 // The loops over the chunk run to constants of at most 8 (unrolled); the others are rolled (runtime bounds)
 // to keep lavapipe's compile time at a couple of seconds. Private arrays are zeroed explicitly.
 //
-// Bindings: 0 A (f32), 1 B (f32), 2 bias (f32 [N]; any buffer when has_bias = 0), 3 C (f32 M×N, rw),
-//           4 params. Dispatch: grid1d(ceil(N / 64) · ceil(M / (WG·RH))) workgroups (column block fastest).
+// Operands are read through load_a(r, c, cols) / load_b(r, c, cols) (element (r, c) of the stored matrix with
+// `cols` columns), defined by the prefix this body is compiled with: `matmul_load_f32.wgsl` (plain f32
+// arrays) or `matmul_load_f16.wgsl` (32-bit words holding f32 bits or packed f16 halves, by params.a_f16 /
+// params.b_f16). Bindings: 0 A, 1 B (declared by the prefix), 2 bias (f32 [N]; any buffer when has_bias = 0),
+// 3 C (f32 M×N, rw), 4 params. Dispatch: grid1d(ceil(N / 64) · ceil(M / (WG·RH))) workgroups (column block fastest).
 
 override WG: u32 = 16u;  // lanes per workgroup
 override RH: u32 = 8u;   // rows per lane (≤ 8)
@@ -38,8 +41,6 @@ const TS: u32 = 64u;     // columns per workgroup
 const KC: u32 = 32u;     // k per chunk
 const DV: u32 = 8u;      // vec4 per chunk row (KC / 4)
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
@@ -83,7 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let gk = k0 + kk;
       var v = 0.0;
       if (gk < K) {
-        if (trans_b) { v = B[(col0 + s) * K + gk]; } else { v = B[gk * N + col0 + s]; }
+        if (trans_b) { v = load_b(col0 + s, gk, K); } else { v = load_b(gk, col0 + s, N); }
       }
       Bs[s * DV + kk / 4u][kk % 4u] = v;
     }
@@ -95,7 +96,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var c = 0u; c < 4u; c = c + 1u) {
           let gk = k0 + 4u * q + c;
           if (gk < K) {
-            if (trans_a) { v[c] = A[gk * M + gr]; } else { v[c] = A[gr * K + gk]; }
+            if (trans_a) { v[c] = load_a(gk, gr, M); } else { v[c] = load_a(gr, gk, K); }
           }
         }
         a[r * DV + q] = v;

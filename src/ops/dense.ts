@@ -16,14 +16,15 @@
  * LeakyReLU epilogue; hardware GPUs), `shaders/matmul_lanes.wgsl` (the same GEMM laid out for CPU Vulkan,
  * where workgroup invocations are SIMD lanes: chosen when the adapter is a software one),
  * `shaders/matmul_f16.wgsl` (the same GEMM with operands read from packed f16: the
- * constant text tables X under `textPrecision: 'f16'`, in H = X·W1ᵀ and ∂W1 = gHᵀ·X; `shaders/matmul_lanes_f16.wgsl`
+ * constant text tables X under `textPrecision: 'f16'`, in H = X·W1ᵀ and ∂W1 = gHᵀ·X; `shaders/matmul_lanes.wgsl` with `shaders/matmul_load_f16.wgsl`
  * on software adapters), `shaders/leaky_relu.wgsl`,
  * `shaders/sum_rows.wgsl`.
  */
 import leakyReluWgsl from '../../shaders/leaky_relu.wgsl';
 import matmulWgsl from '../../shaders/matmul.wgsl';
 import matmulLanesWgsl from '../../shaders/matmul_lanes.wgsl';
-import matmulLanesF16Wgsl from '../../shaders/matmul_lanes_f16.wgsl';
+import matmulLoadF16Wgsl from '../../shaders/matmul_load_f16.wgsl';
+import matmulLoadF32Wgsl from '../../shaders/matmul_load_f32.wgsl';
 import matmulF16Wgsl from '../../shaders/matmul_f16.wgsl';
 import sumRowsWgsl from '../../shaders/sum_rows.wgsl';
 import { IrllrecError } from '../errors.js';
@@ -134,17 +135,18 @@ const matmulF16Kernel = new Kernel({
 });
 const matmulLanesKernel = new Kernel({
   name: 'matmul_lanes',
-  code: matmulLanesWgsl,
+  // One GEMM body; the prefix says how its operands are read.
+  code: `${matmulLoadF32Wgsl}\n${matmulLanesWgsl}`,
   storage: ['read', 'read', 'read', 'rw'],
   params: { m: 'u32', n: 'u32', k: 'u32', trans_a: 'u32', trans_b: 'u32', has_bias: 'u32', beta: 'u32', act: 'u32', slope: 'f32' },
 });
 const matmulLanesF16Kernel = new Kernel({
   name: 'matmul_lanes_f16',
-  code: matmulLanesF16Wgsl,
+  code: `${matmulLoadF16Wgsl}\n${matmulLanesWgsl}`,
   storage: ['read', 'read', 'read', 'rw'],
   params: { m: 'u32', n: 'u32', k: 'u32', trans_a: 'u32', trans_b: 'u32', has_bias: 'u32', beta: 'u32', act: 'u32', slope: 'f32', a_f16: 'u32', b_f16: 'u32' },
 });
-/** Columns per workgroup of `matmul_lanes.wgsl` and `matmul_lanes_f16.wgsl`. */
+/** Columns per workgroup of `matmul_lanes.wgsl`. */
 const MATMUL_LANES_COLS = 64;
 /** Output tile of `matmul.wgsl` and `matmul_f16.wgsl`: rows × columns. */
 const MATMUL_TILE_ROWS = 128;
@@ -173,7 +175,7 @@ function slopeOf(op: string, slope: number | undefined): number {
 
 /**
  * The GEMM layout that records a `matmul`: 'tiled' = `matmul.wgsl` / `matmul_f16.wgsl` (16×16 threads
- * sharing tiles in workgroup memory; hardware GPUs), 'lanes' = `matmul_lanes.wgsl` / `matmul_lanes_f16.wgsl`
+ * sharing tiles in workgroup memory; hardware GPUs), 'lanes' = `matmul_lanes.wgsl` (f32 or packed-f16 loads)
  * (8- or 16-lane workgroups reading the shared operand at lane-uniform addresses; about 2× 'tiled' on
  * lavapipe at the text-MLP shapes). The `_f16` variant serves packed-f16 operands.
  */
@@ -188,7 +190,7 @@ export function matmulKernelFor(isSoftware: boolean): MatmulKernelChoice {
  * c[M×N] = act(op(a)·op(b) + bias); op(a) is a [M,K] (or aᵀ when a is [K,M] with transA), op(b) is [K,N]
  * (or bᵀ when b is [N,K] with transB). bias is [N] (broadcast over rows). accumulate: c += op(a)·op(b) (+ bias);
  * accumulate with activation is an error. c must be a tensor distinct from a, b and bias.
- * Either operand may be a `PackedF16Matrix` (read at 2 bytes per element by `matmul_f16.wgsl` or `matmul_lanes_f16.wgsl`, decoded
+ * Either operand may be a `PackedF16Matrix` (read at 2 bytes per element by `matmul_f16.wgsl` or `matmul_lanes.wgsl` + `matmul_load_f16.wgsl`, decoded
  * exactly; the arithmetic stays f32), e.g. the text table X in H = X·W1ᵀ and ∂W1 = gHᵀ·X.
  */
 export function matmul(be: Backend, a: MatmulOperand, b: MatmulOperand, c: Tensor, opts: MatmulOptions = {}): void {

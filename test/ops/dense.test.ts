@@ -200,7 +200,7 @@ describe("matmul kernel 'lanes' (CPU Vulkan layout): ragged edges and large grid
   });
 });
 
-describe('matmul with packed-f16 operands, both kernels (matmul_f16.wgsl and matmul_lanes_f16.wgsl)', () => {
+describe('matmul with packed-f16 operands, both kernels (matmul_f16.wgsl and matmul_lanes.wgsl with matmul_load_f16.wgsl)', () => {
   // test/ops/f16.test.ts checks the adapter's default kernel in depth; here each layout is forced, against the
   // twin on the decoded halves (so the tolerance is the f32 one).
   for (const kernel of KERNELS) {
