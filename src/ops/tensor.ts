@@ -299,11 +299,22 @@ export class WebGpuBackend implements Backend {
 
   async readAll(ts: readonly Tensor[]): Promise<CpuArray[]> {
     for (const t of ts) if (t.isDisposed) throw new IrllrecError('disposed', `readAll: tensor '${t.label}' was disposed`);
-    const parts = await readBuffers(
-      this.recorder,
-      ts.map((t) => ({ buffer: t.buffer, byteOffset: 0, byteLength: t.size * 4 })),
-    );
-    return parts.map((bytes, i) => (ts[i].dtype === 'f32' ? new Float32Array(bytes) : ts[i].dtype === 'u32' ? new Uint32Array(bytes) : new Int32Array(bytes)));
+    // One staging buffer per group of tensors that fits the device's maxBufferSize (usually a single group).
+    const limit = this.ctx.limits.maxBufferSize;
+    const out: CpuArray[] = [];
+    for (let i = 0; i < ts.length; ) {
+      let j = i;
+      let bytes = 0;
+      while (j < ts.length && (j === i || bytes + ts[j].size * 4 <= limit)) bytes += ts[j++].size * 4;
+      const group = ts.slice(i, j);
+      const parts = await readBuffers(
+        this.recorder,
+        group.map((t) => ({ buffer: t.buffer, byteOffset: 0, byteLength: t.size * 4 })),
+      );
+      parts.forEach((b, k) => out.push(group[k].dtype === 'f32' ? new Float32Array(b) : group[k].dtype === 'u32' ? new Uint32Array(b) : new Int32Array(b)));
+      i = j;
+    }
+    return out;
   }
 
   async readRange(t: Tensor, offset: number, count: number): Promise<CpuArray> {

@@ -267,7 +267,7 @@ export async function personalizeUser(owner: Recommender, t: ServingTables, opts
       if (pt && cand && textWeight > 0) infoNce(be, x, pt, cand, lossHist, 2 * s + 1, { tau, scale: textWeight, gA: g, accumulate: true });
       adamStep(be, x, g, m, v, { ...adam, step: s + 1 });
     }
-    const [vec, hist] = await Promise.all([be.read(x), be.read(lossHist)]);
+    const [vec, hist] = await be.readAll([x, lossHist]);
     const vector = Float32Array.from(vec);
     for (let c = 0; c < d; c++) {
       if (!Number.isFinite(vector[c])) throw new IrllrecError('nonfinite', `personalize: the user vector became non-finite (coordinate ${c}); try a smaller lr`);

@@ -48,8 +48,7 @@ export async function recommendForUsers(model: RecModel, train: Interactions | n
       const topScores = be.zeros([rows, k], 'f32', 'recommend.scores');
       // GEMM score blocks + topK for many users, the fused kernel for a few (whichever is faster).
       scoreTopKAuto(be, u, items, k, topIds, topScores, { exclude, dropMasked: true });
-      const idArr = (await be.read(topIds)) as Uint32Array;
-      const scArr = await be.read(topScores);
+      const [idArr, scArr] = await be.readAll([topIds, topScores]);
       for (const t of [ids, u, topIds, topScores]) t.dispose();
       if (exclude) disposeCsr(exclude);
       for (let r = 0; r < rows; r++) {

@@ -80,9 +80,9 @@ export function trainingFingerprint(numUsers: number, numItems: number, train: I
 }
 
 async function readAll(be: Backend, tensors: Iterable<[string, Tensor]>): Promise<Map<string, HostTensor>> {
-  const out = new Map<string, HostTensor>();
-  for (const [name, t] of tensors) out.set(name, { shape: [...t.shape], data: Float32Array.from(await be.read(t)) });
-  return out;
+  const entries = [...tensors];
+  const data = await be.readAll(entries.map(([, t]) => t));
+  return new Map(entries.map(([name, t], i) => [name, { shape: [...t.shape], data: Float32Array.from(data[i]) }]));
 }
 
 /**

@@ -111,4 +111,19 @@ describe('GPU runtime', () => {
       be.destroy();
     }
   });
+
+  it('readAll splits the staging copy into groups that fit maxBufferSize, results unchanged', async () => {
+    const be = (await createBackend({ backend: 'webgpu', limitOverrides: { maxBufferSize: 1024, maxStorageBufferBindingSize: 1024 } })) as WebGpuBackend;
+    try {
+      const data = [0, 1, 2, 3].map((k) => Float32Array.from({ length: 100 }, (_, i) => k * 1000 + i));
+      const ts = data.map((d, k) => be.tensor(d, [100], 'f32', `t${k}`)); // 400 bytes each: two per 1 KiB group
+      const before = be.recorder.submits;
+      const out = await be.readAll(ts);
+      expect(be.recorder.submits - before).toBe(2);
+      out.forEach((o, k) => expect(Array.from(o)).toEqual(Array.from(data[k])));
+      for (const t of ts) t.dispose();
+    } finally {
+      be.destroy();
+    }
+  });
 });
