@@ -366,7 +366,11 @@ export function planRecommend(op: string, d: number, o: { rows: number; tableRow
   plan.add(`${op}.exclude.colIdx`, [o.excluded], 'chunk');
   plan.add(`${op}.ids`, [o.rows, kk], 'chunk');
   plan.add(`${op}.scores`, [o.rows, kk], 'chunk');
-  if (o.matmul) plan.add(`${op}.scoreBlock`, [o.rows, m], 'chunk');
+  if (o.matmul) {
+    // scoreTopKAuto's GEMM path: the R×m score block (and a copy of the block's query rows when it splits R).
+    plan.add('scoreTopKAuto.scoreBlock', [o.rows, m], 'chunk', true);
+    plan.add('scoreTopKAuto.userBlock', [o.rows, d], 'chunk', true);
+  }
   return plan.list;
 }
 

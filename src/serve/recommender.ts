@@ -1,7 +1,8 @@
 /**
  * The serving API: a `Recommender` holds a trained model's ranking embeddings E_fin (spec §3 F3, §8) on a
  * backend and answers top-K queries on the device — a tiled GEMM for a block of scores then per-row top-K
- * (`matmul` + `topK`), or the fused `scoreTopK` — batched over users: only ids and scores come back.
+ * (`matmul` + `topK`), or the fused `scoreTopK`, as `scoreTopKAuto` picks — batched over users: only ids and
+ * scores come back.
  *
  *   const rec = await Recommender.load(bytes | url, { backend });        // core entry (browser and Node)
  *   const rec = await Recommender.load('model.safetensors');             // the `node` entry also takes paths
@@ -29,13 +30,12 @@ import type { ModelConfig, ModelKind } from '../models/config.js';
 import { type MlpTensors, mlpForward } from '../models/mlp.js';
 import { PROFILE_MLP, RecModel } from '../models/model.js';
 import { bindingLimit, checkPlan, chunkRows, modelPlanInput, planCreation, planPersonalize, planServingTables, rowsThatFit } from '../models/plan.js';
-import { matmul } from '../ops/dense.js';
 import { gatherRows } from '../ops/gather.js';
 import { sumSquares } from '../ops/reduce.js';
 import { normalizeRows } from '../ops/rowwise.js';
 import { type Csr, csrTensor, disposeCsr } from '../ops/spmm.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
-import { FUSED_BELOW_ROWS as TOPK_FUSED_BELOW_ROWS, TOPK_MAX_K, TOPK_NONE, scoreTopK, topK } from '../ops/topk.js';
+import { TOPK_MAX_K, TOPK_NONE, scoreTopKAuto } from '../ops/topk.js';
 import { type ExplainOptions, type Explanation, explainPairs } from './explain.js';
 import { type PersonalizeOptions, PersonalizedUser, personalizeUser } from './personalize.js';
 import type { Recommendation } from './recommend.js';
@@ -126,8 +126,6 @@ export const DEFAULT_MAX_MODEL_BYTES = 1024 * 1024 * 1024;
 const DEFAULT_BATCH = 2048;
 /** Upper bound on one block of scores (R×M floats) in the 'matmul' scoring path. */
 const SCORE_BLOCK_BYTES = 32 * 1024 * 1024;
-/** 'auto' scoring uses the fused kernel for blocks of fewer rows than this (measured crossover, src/ops/topk.ts). */
-const FUSED_BELOW_ROWS = TOPK_FUSED_BELOW_ROWS;
 
 /**
  * Internal tensors a `Recommender` shares with `personalize.ts` and `explain.ts` (not part of the public API).
@@ -466,14 +464,8 @@ export class Recommender {
         }
         const ids = be.zeros([R, kk], 'u32', `${op}.ids`);
         const scores = be.zeros([R, kk], 'f32', `${op}.scores`);
-        if (scoring === 'fused' || (scoring === 'auto' && R < FUSED_BELOW_ROWS)) scoreTopK(be, q, scored, kk, ids, scores, { exclude: ex, dropMasked: true });
-        else {
-          // s = Q·Tᵀ (R×m), then per-row top-K with the exclusions dropped.
-          const block = be.zeros([R, m], 'f32', `${op}.scoreBlock`);
-          matmul(be, q, scored, block, { transB: true });
-          topK(be, block, kk, ids, scores, { exclude: ex, dropMasked: true });
-          block.dispose();
-        }
+        // The fused kernel, or s = Q·Tᵀ in score blocks then per-row top-K ('auto': by row count).
+        scoreTopKAuto(be, q, scored, kk, ids, scores, { exclude: ex, dropMasked: true, path: scoring });
         const [idArr, scArr] = await be.readAll([ids, scores]);
         for (const t of [q, ids, scores]) t.dispose();
         if (ex) disposeCsr(ex);
