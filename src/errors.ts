@@ -12,6 +12,7 @@ export type IrllrecErrorCode =
   | 'no-adapter' // no WebGPU adapter could be acquired
   | 'data' // malformed data file or array
   | 'format' // malformed model / checkpoint / npy file
+  | 'io' // a path that cannot be read or written (missing, not a regular file, too large, not writable)
   | 'disposed' // use of a released tensor or backend
   | 'aborted'; // an AbortSignal fired
 

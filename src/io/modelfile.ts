@@ -103,7 +103,7 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelF
   } else {
     const kind = inferKind(new Set(tensors.keys()));
     const ui = tensors.get('user_intent');
-    config = modelConfig(kind, metadata.dataset ?? 'default', { embeddingDim: d, ...(ui ? { numIntents: ui.shape[1] } : {}) });
+    config = modelConfig(kind, metadata.dataset ?? 'other', { embeddingDim: d, ...(ui ? { numIntents: ui.shape[1] } : {}) }, 'reference');
   }
   if (config.embeddingDim !== d) throw new IrllrecError('format', `${source}: config embeddingDim ${config.embeddingDim} but embeddings are ${d}-d`);
   let train: Interactions | null = null;

@@ -9,7 +9,8 @@ import { syntheticDataset } from '../data/synthetic.js';
 import type { Dataset, Matrix } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { parseModelFile, serializeModel } from '../io/modelfile.js';
-import { MODEL_KINDS, type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
+import { MODEL_KINDS, type ModelConfig, type ModelKind, PRESET_NAMES, type PresetName, modelConfig, presetFor, validateConfig } from '../models/config.js';
+import { type RunConfig, parseRunConfig } from '../train/runconfig.js';
 import { RecModel } from '../models/model.js';
 import type { KernelTiming, Profiler } from '../gpu/profiler.js';
 import type { Backend, WebGpuBackend } from '../ops/tensor.js';
@@ -22,9 +23,9 @@ import { createBackend } from './index.js';
 const USAGE = `irllrec — IRLLRec and its ladder (LightGCN, RLMRec-Con) on WebGPU
 
 Usage:
-  irllrec train [--data DIR|FILE | --synthetic] [--model lightgcn|rlmrec|irllrec] [--epochs N] [--seed S]
-                [--out FILE] [--max-steps N] [--init FILE] [--batch-size B] [--lr X] [--random-text DIM]
-                [--profile]
+  irllrec train [--data DIR|FILE | --synthetic] [--model lightgcn|rlmrec|irllrec] [--preset reference|default]
+                [--epochs N] [--patience N] [--eval-every N] [--seed S] [--out FILE] [--max-steps N]
+                [--init FILE] [--batch-size B] [--lr X] [--random-text DIM] [--profile]
   irllrec eval --model FILE --data DIR [--split test|val]
   irllrec recommend --model FILE [--data DIR] --user ID [-k 20]
   irllrec loss --model FILE --data DIR --batch FILE [--seed S]
@@ -32,10 +33,16 @@ Usage:
 Common options:
   --json            print one JSON object with the results on stdout (progress stays on stderr)
   --backend B       webgpu | cpu | auto (default auto: WebGPU, else the CPU with a notice)
-  --config JSON     override model settings, e.g. '{"sslWeight":5e-4,"itmWeight":1e-4,"keepRate":1}'
+  --config FILE|JSON  a run configuration: model settings and trainer settings in one flat JSON object,
+                    inline or in a file, e.g. '{"intWeight":2e-3,"epochs":60,"patience":10}' (what
+                    'irllrec tune' writes); command-line flags override it
+  --preset P        reference: the authors' per-dataset values (amazon, yelp, movie; others get amazon's);
+                    default: this library's measured defaults. Omitted: reference on amazon, yelp and
+                    movie, default everywhere else
 
-Defaults: the reference's batch 4096, lr 1e-3, up to 3000 epochs with early stopping; --synthetic uses
-batch 256, lr 5e-3, up to 30 epochs. --lr accepts a decimal number.
+Defaults: the reference's batch 4096, lr 1e-3, up to 3000 epochs, validation every 3 epochs, early stopping
+after 5 validations without improvement (--patience 0: never stop early); --synthetic uses batch 256, lr 5e-3,
+up to 30 epochs. --lr accepts a decimal number.
   --quiet           no progress output
   --profile         (train) per-kernel GPU time from timestamp queries, printed to stderr after training
                     and included as "profile" in --json output (WebGPU with 'timestamp-query' only)
@@ -64,18 +71,30 @@ function fmt(x: number): string {
   return a >= 1e-3 && a < 1e4 ? x.toFixed(4) : x.toExponential(3);
 }
 
-/** `--config '{"sslWeight": 5e-4}'`: overrides of the model configuration (names as in ModelConfig). */
-function configOverrides(text: string): Partial<ModelConfig> {
-  let o: unknown;
-  try {
-    o = JSON.parse(text);
-  } catch (e) {
-    throw new IrllrecError('range', `--config is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!o || typeof o !== 'object' || Array.isArray(o)) throw new IrllrecError('range', '--config must be a JSON object');
-  const allowed = new Set(Object.keys(modelConfig('irllrec')));
-  for (const k of Object.keys(o)) if (!allowed.has(k) || k === 'kind') throw new IrllrecError('range', `--config: unknown or fixed field '${k}' (allowed: ${[...allowed].filter((a) => a !== 'kind').join(', ')})`);
-  return o as Partial<ModelConfig>;
+/** The size above which a --config file is refused unread (a run configuration is a few hundred bytes). */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * `--config`: a run configuration (src/train/runconfig.ts), inline JSON (text that starts with '{') or the
+ * path of a JSON file.
+ */
+export async function readRunConfig(arg: string): Promise<RunConfig> {
+  if (arg.trim().startsWith('{')) return parseRunConfig(arg, '--config');
+  if (arg === '') throw new IrllrecError('range', '--config: empty value (give a JSON object or the path of a JSON file)');
+  const st = await stat(arg).catch((e: NodeJS.ErrnoException) => {
+    throw new IrllrecError('io', `--config ${arg}: ${e.code === 'ENOENT' ? 'no such file (inline JSON must start with "{")' : e.message}`);
+  });
+  if (!st.isFile()) throw new IrllrecError('io', `--config ${arg}: not a regular file`);
+  if (st.size > MAX_CONFIG_BYTES) throw new IrllrecError('io', `--config ${arg}: ${st.size} bytes, more than the ${MAX_CONFIG_BYTES} a run configuration may have`);
+  return parseRunConfig(await readFile(arg, 'utf8'), arg);
+}
+
+/** `--config` overrides of model settings only (eval, recommend, loss): trainer fields are an error there. */
+async function configOverrides(arg: string): Promise<Partial<ModelConfig>> {
+  const r = await readRunConfig(arg);
+  const extra = [...Object.keys(r.trainer), ...(r.model ? ['model'] : []), ...(r.preset ? ['preset'] : [])];
+  if (extra.length) throw new IrllrecError('range', `--config: ${extra.join(', ')} only apply to 'irllrec train'`);
+  return r.config;
 }
 
 /** Seeded random stand-ins for text embeddings (datasets whose LLM embeddings are not public). */
@@ -105,12 +124,19 @@ async function backendFor(c: Common): Promise<Backend> {
 }
 
 async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Record<string, unknown>> {
-  const seed = Number(values.seed ?? 2023);
-  const kind = String(values.model ?? 'irllrec') as ModelKind;
+  // Precedence: command-line flags, then the --config run configuration, then the preset.
+  const run: RunConfig = values.config ? await readRunConfig(String(values.config)) : { config: {}, trainer: {} };
+  const tr = run.trainer;
+  const flag = (name: string) => (values[name] !== undefined ? Number(values[name]) : undefined);
+  const seed = flag('seed') ?? tr.seed ?? 2023;
+  const kind = String(values.model ?? run.model ?? 'irllrec') as ModelKind;
   if (!MODEL_KINDS.includes(kind)) throw new IrllrecError('range', `--model must be one of ${MODEL_KINDS.join(', ')}, got '${kind}'`);
+  const presetArg = (values.preset as string | undefined) ?? run.preset;
+  if (presetArg !== undefined && !(PRESET_NAMES as readonly string[]).includes(presetArg)) throw new IrllrecError('range', `--preset must be one of ${PRESET_NAMES.join(', ')}, got '${presetArg}'`);
   const ds = await loadData(values, seed);
+  const preset: PresetName = presetFor(ds.name, presetArg);
   const be = await backendFor(c);
-  progress(c, `irllrec: ${kind} on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items, ${ds.train.users.length} training pairs) — backend ${be.name}`, true);
+  progress(c, `irllrec: ${kind} on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items, ${ds.train.users.length} training pairs) — preset ${preset}${presetArg ? '' : ' (chosen by dataset)'}${Object.keys(run.config).length ? ` + ${JSON.stringify(run.config)}` : ''} — backend ${be.name}`, true);
   let init: RecModel | undefined;
   if (values.init) {
     const file = parseModelFile(new Uint8Array(await readFile(String(values.init))), String(values.init));
@@ -124,13 +150,16 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   const synth = ds.name === 'synthetic' ? SYNTHETIC_DEFAULTS : null;
   const result = await fit(be, ds, {
     model: kind,
-    epochs: values.epochs !== undefined ? Number(values.epochs) : synth?.epochs,
-    batchSize: values['batch-size'] !== undefined ? Number(values['batch-size']) : synth?.batchSize,
-    lr: values.lr !== undefined ? Number(values.lr) : synth?.lr,
-    maxSteps: values['max-steps'] !== undefined ? Number(values['max-steps']) : undefined,
+    preset,
+    epochs: flag('epochs') ?? tr.epochs ?? synth?.epochs,
+    batchSize: flag('batch-size') ?? tr.batchSize ?? synth?.batchSize,
+    lr: flag('lr') ?? tr.lr ?? synth?.lr,
+    patience: flag('patience') ?? tr.patience,
+    evalEvery: flag('eval-every') ?? tr.evalEvery,
+    maxSteps: flag('max-steps'),
     seed,
     init,
-    config: values.config ? configOverrides(String(values.config)) : undefined,
+    config: run.config,
     onStep: (s) => progress(c, `epoch ${s.epoch} step ${s.step}/${s.stepsInEpoch}  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${((Date.now() - t0) / 1000).toFixed(1)}s`),
     onEpoch: (r: EpochReport) => {
       const val = r.val ? `  val recall@20 ${fmt(r.val['recall@20'])} ndcg@20 ${fmt(r.val['ndcg@20'])}${r.improved ? ' *' : ''}` : '';
@@ -143,7 +172,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   }
   const test = result.test;
   progress(c, `test (best epoch ${result.bestEpoch}): ${Object.entries(test).filter(([k]) => k !== 'users').map(([k, v]) => `${k} ${fmt(v)}`).join('  ')}`, true);
-  const out: Record<string, unknown> = { model: kind, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
+  const out: Record<string, unknown> = { model: kind, preset, config: result.model.config, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
   if (profiler) {
     const rows = profileRows(await profiler.report(), result.steps);
     if (!c.quiet) process.stderr.write(profileTable(rows, result.steps, profiler.untimed));
@@ -236,8 +265,8 @@ async function loadModelFor(values: Record<string, unknown>, be: Backend, needDa
   const graph = buildGraph({ numUsers: file.numUsers, numItems: file.numItems, train });
   // Files without irllrec metadata (e.g. exported from the authors' PyTorch code) get the reference preset
   // of the dataset they are used with; --config overrides either.
-  let config = file.native || !ds ? file.config : modelConfig(file.config.kind, ds.name, { embeddingDim: file.config.embeddingDim, numIntents: file.config.numIntents });
-  if (values.config) config = { ...config, ...configOverrides(String(values.config)) };
+  let config = file.native || !ds ? file.config : modelConfig(file.config.kind, ds.name, { embeddingDim: file.config.embeddingDim, numIntents: file.config.numIntents }, 'reference');
+  if (values.config) config = { ...config, ...(await configOverrides(String(values.config))) };
   validateConfig(config);
   const model = RecModel.create(be, config, { numUsers: file.numUsers, numItems: file.numItems, graph, text: ds?.text, textDims: file.textDims });
   model.importParameters(file.tensors, path);
@@ -312,6 +341,9 @@ export async function main(argv: string[]): Promise<number> {
         synthetic: { type: 'boolean' },
         model: { type: 'string' },
         epochs: { type: 'string' },
+        patience: { type: 'string' },
+        'eval-every': { type: 'string' },
+        preset: { type: 'string' },
         seed: { type: 'string' },
         out: { type: 'string' },
         'max-steps': { type: 'string' },
@@ -337,7 +369,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const values = parsed.values as Record<string, unknown>;
   const c: Common = { json: Boolean(values.json), quiet: Boolean(values.quiet), backend: (values.backend as Common['backend']) ?? 'auto' };
-  for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'k', 'random-text']) {
+  for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'k', 'random-text', 'patience', 'eval-every']) {
     if (values[key] !== undefined && !/^\d+$/.test(String(values[key]))) {
       process.stderr.write(`irllrec: --${key} must be a non-negative integer, got '${values[key]}'\n`);
       return 2;

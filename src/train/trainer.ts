@@ -9,7 +9,7 @@ import { buildGraph, userItemCsr } from '../data/graph.js';
 import { epochBatches, sampleNegatives } from '../data/sampler.js';
 import type { Dataset } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
-import { LOSS_NAMES, type LossComponents, type ModelConfig, type ModelKind, modelConfig } from '../models/config.js';
+import { LOSS_NAMES, type LossComponents, type ModelConfig, type ModelKind, type PresetName, modelConfig } from '../models/config.js';
 import { type Batch, RecModel } from '../models/model.js';
 import { checkPlan, modelPlanInput, planBindings } from '../models/plan.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
@@ -74,6 +74,12 @@ export interface FitCheckpointOptions {
 export interface FitOptions {
   /** Model kind, or a full config (default 'irllrec' with the dataset's preset). */
   model?: ModelKind | ModelConfig;
+  /**
+   * The hyperparameters to start from (see `PresetName`): 'reference' (the authors' per-dataset values) or
+   * 'default' (this library's measured defaults). Omitted: 'reference' on amazon, yelp and movie, else 'default'.
+   * Ignored when `model` is a full config.
+   */
+  preset?: PresetName;
   /** Overrides of the preset (e.g. `{ layers: 2 }`). */
   config?: Partial<ModelConfig>;
   epochs?: number;
@@ -117,8 +123,8 @@ function now(): number {
  * Create the model for `data` on `be` (config from the dataset's preset and overrides). With `batchSize`, the
  * training steps' buffers are checked against the device limits too, before anything is allocated.
  */
-export function createModel(be: Backend, data: Dataset, opts: { model?: ModelKind | ModelConfig; config?: Partial<ModelConfig>; seed?: number; batchSize?: number } = {}): RecModel {
-  const cfg = typeof opts.model === 'object' ? { ...opts.model, ...opts.config } : modelConfig(opts.model ?? 'irllrec', data.name, opts.config);
+export function createModel(be: Backend, data: Dataset, opts: { model?: ModelKind | ModelConfig; preset?: PresetName; config?: Partial<ModelConfig>; seed?: number; batchSize?: number } = {}): RecModel {
+  const cfg = typeof opts.model === 'object' ? { ...opts.model, ...opts.config } : modelConfig(opts.model ?? 'irllrec', data.name, opts.config, opts.preset);
   const graph = buildGraph(data);
   // Batches never exceed the training set (epochBatches).
   const batchSize = opts.batchSize === undefined ? undefined : Math.min(opts.batchSize, data.train.users.length);
@@ -133,6 +139,8 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   const batchSize = opts.batchSize ?? 4096;
   const evalEvery = opts.evalEvery ?? 3;
   const patienceLimit = opts.patience ?? 5;
+  if (!Number.isInteger(evalEvery) || evalEvery < 1) throw new IrllrecError('range', `fit: evalEvery must be a positive integer, got ${evalEvery}`);
+  if (!Number.isInteger(patienceLimit) || patienceLimit < 0) throw new IrllrecError('range', `fit: patience must be a non-negative integer (0: never stop early), got ${patienceLimit}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new IrllrecError('range', `fit: batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(epochs) || epochs < 1) throw new IrllrecError('range', `fit: epochs must be a positive integer, got ${epochs}`);
   if (data.train.users.length === 0) throw new IrllrecError('data', `fit: dataset '${data.name}' has no training interactions`);

@@ -1,0 +1,80 @@
+/**
+ * A long, resumable training run (the 60-epoch stall check, converged comparisons): trains one model on one
+ * dataset, writes an epoch checkpoint (atomically) and one JSON line per epoch to `--dir`, and the parameters of
+ * every epoch (`params-eNNN.safetensors`, for the stall diagnostics of bench/stall.ts). Started again with the
+ * same `--dir` after a kill, it continues from the last completed epoch and ends exactly where an uninterrupted
+ * run ends.
+ *
+ *   node bench/run.mjs bench/longrun.ts --data ../shared/data/movielens --model irllrec --preset reference \
+ *        --epochs 60 --patience 0 --eval-every 1 --seed 2023 --dir bench/results/tmp/ref60
+ */
+import { existsSync, mkdirSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { serializeModel } from '../src/io/modelfile.js';
+import type { ModelKind, ModelConfig } from '../src/models/config.js';
+import { evaluate } from '../src/train/evaluate.js';
+import { createBackend, loadCheckpoint, loadDatasetDir, resumeFrom, fit, saveCheckpoint, writeFileAtomic } from '../src/node/index.js';
+import { adapterOf, load } from './common.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    model: { type: 'string', default: 'irllrec' },
+    preset: { type: 'string' },
+    config: { type: 'string' },
+    epochs: { type: 'string', default: '60' },
+    patience: { type: 'string', default: '0' },
+    'eval-every': { type: 'string', default: '1' },
+    seed: { type: 'string', default: '2023' },
+    dir: { type: 'string' },
+    'keep-params': { type: 'boolean', default: false },
+    'log-test': { type: 'boolean', default: false },
+  },
+});
+if (!values.data || !values.dir) throw new Error('usage: longrun.ts --data DIR --dir OUT [--model M] [--preset P] [--epochs N] ...');
+const dir = values.dir;
+mkdirSync(dir, { recursive: true });
+const ckptPath = join(dir, 'last.ckpt');
+const logPath = join(dir, 'log.jsonl');
+const be = await createBackend();
+const data = await loadDatasetDir(values.data);
+const overrides = values.config ? (JSON.parse(values.config) as Partial<ModelConfig>) : {};
+const presetOpt = values.preset ? { preset: values.preset } : {};
+const common = {
+  model: values.model as ModelKind,
+  config: overrides,
+  ...presetOpt,
+  epochs: Number(values.epochs),
+  patience: Number(values.patience),
+  evalEvery: Number(values['eval-every']),
+  seed: Number(values.seed),
+};
+let resume = {};
+if (existsSync(ckptPath)) {
+  const c = await loadCheckpoint(ckptPath);
+  resume = resumeFrom(be, data, c, {});
+  process.stderr.write(`longrun: resuming ${dir} at epoch ${c.trainer.epoch}\n`);
+} else writeFileSync(logPath, '');
+const adapter = adapterOf(be).name;
+const r = await fit(be, data, {
+  ...common,
+  ...resume,
+  checkpoint: {
+    ...(resume as { checkpoint?: object }).checkpoint,
+    onCheckpoint: async (state, model, snapshot) => {
+      if (values['log-test']) appendFileSync(join(dir, 'test.jsonl'), `${JSON.stringify({ epoch: state.epoch - 1, test: await evaluate(model, data, 'test') })}\n`);
+      if (values['keep-params']) await writeFileAtomic(join(dir, `params-e${String(state.epoch).padStart(3, '0')}.safetensors`), await serializeModel(model));
+      await saveCheckpoint(ckptPath, model, state, snapshot, data);
+    },
+  },
+  onEpoch: (e) => {
+    const line = { epoch: e.epoch, seconds: e.seconds, losses: e.losses, val: e.val, improved: e.improved, load: load()[0] };
+    appendFileSync(logPath, `${JSON.stringify(line)}\n`);
+    process.stderr.write(`epoch ${e.epoch} ${e.seconds.toFixed(1)}s bpr ${e.losses.bpr.toFixed(4)} kd ${e.losses.kd.toFixed(4)} kd_int ${e.losses.kd_int.toFixed(4)} val R@20 ${e.val?.['recall@20']?.toFixed(4) ?? '-'}\n`);
+  },
+});
+const result = { adapter, dataset: data.name, args: common, config: r.model.config, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, val: r.val, test: r.test, history: readFileSync(logPath, 'utf8').trim().split('\n').length };
+writeFileSync(join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+process.stderr.write(`done: test recall@20 ${r.test['recall@20']} ndcg@20 ${r.test['ndcg@20']} (best epoch ${r.bestEpoch})\n`);
+process.exit(0);
