@@ -25,9 +25,12 @@ export { serializeModel, parseModelFile, type ModelFile } from './io/modelfile.j
 
 // Models and training
 export { modelConfig, presetFor, MODEL_KINDS, PRESET_NAMES, REFERENCE_DATASETS, type PresetName, LOSS_NAMES, type ModelConfig, type ModelKind, type LossComponents, type LossName, type TextPrecision } from './models/config.js';
-export { RecModel, type Batch, type ModelData, type StepOptions } from './models/model.js';
+export { RecModel, type Batch, type ModelData, type StepOptions, type LossOptions } from './models/model.js';
 export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport, type TrainerState, type FitCheckpointOptions } from './train/trainer.js';
 export { evaluate, type EvaluateOptions } from './train/evaluate.js';
+export { alignmentDiagnostics, activeTerms, type AlignmentDiagnostics } from './train/diagnostics.js';
+export { itemTopIntents, clusterAgreement, chanceAgreement, type ClusterAgreement } from './train/intents.js';
+export { parseRunConfig, runConfigFromObject, runConfigToObject, checkRunField, RUN_CONFIG_FIELDS, type RunConfig, type TrainerSettings } from './train/runconfig.js';
 export { MetricAccumulator, metricKeys, type Metrics } from './train/metrics.js';
 
 // Serving and checkpoints

@@ -254,5 +254,6 @@ export function syntheticDataset(opts: SyntheticOptions = {}): Dataset {
       userIntent: embed(userMix, intentMap),
       itemIntent: embed(itemMix, intentMap),
     },
+    plantedIntents: itemPrimary,
   };
 }

@@ -49,4 +49,6 @@ export interface Dataset {
    * splits, dropped rows). Library code never prints them; a CLI may.
    */
   warnings?: string[];
+  /** The planted primary intent of each item (the synthetic data only): ground truth for the learnt intents. */
+  plantedIntents?: Int32Array;
 }

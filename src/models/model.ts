@@ -26,7 +26,7 @@ import { type Csr, spmm } from '../ops/spmm.js';
 import { sslContrastive } from '../ops/ssl.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
 import { Rng, hashU32 } from '../util/random.js';
-import { LOSS_NAMES, type LossComponents, type ModelConfig, modelParts, validateConfig } from './config.js';
+import { LOSS_NAMES, type LossComponents, type LossName, type ModelConfig, modelParts, validateConfig } from './config.js';
 import { type MlpCache, type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes, uniform, xavier } from './mlp.js';
 import { type ModelPlanInput, checkPlan, modelPlanInput, planCreation, planStep } from './plan.js';
 
@@ -50,6 +50,19 @@ export interface ModelData {
 export interface StepOptions {
   /** Seed of this step's random draws (ssl noise, dropout mask). Default: derived from the model seed and step. */
   noiseSeed?: number;
+}
+
+/** Options of `loss` and `computeGradients`. */
+export interface LossOptions extends StepOptions {
+  /** Apply the step's EMA update of the teacher first, as a training step (and the reference's cal_loss) does. */
+  updateTeacher?: boolean;
+  /**
+   * Only these loss terms (diagnostics: each term's own gradient): the others are left out of the loss and the
+   * gradients, as if their weight were 0. Default: every term.
+   */
+  terms?: readonly LossName[];
+  /** Copy intermediate views into these N×d tensors (diagnostics): Ȳ (IRLLRec's graph-side intent view), E_fin. */
+  views?: { ybar?: Tensor; efin?: Tensor };
 }
 
 const SLOT = { bpr: 0, reg: 1, kd: 2, kd_int: 3, ssl: 4, itm: 5 } as const;
@@ -101,6 +114,8 @@ export class RecModel {
   /** Adam steps taken (the next step uses t = step + 1). */
   step = 0;
   adam: AdamConfig = { ...ADAM_DEFAULTS };
+  /** The ssl term's share of loss slot 4 in the last recording (the rest is ITM's; see readLosses). */
+  private sslShare = 0;
 
   // Constants on the backend.
   private readonly adj: Csr; // Â
@@ -297,8 +312,8 @@ export class RecModel {
    * `updateTeacher` the step's EMA update is applied first, exactly as the reference's `cal_loss` does
    * (the teacher then stays updated).
    */
-  async loss(batch: Batch, opts: StepOptions & { updateTeacher?: boolean } = {}): Promise<LossComponents> {
-    this.record(batch, { grads: false, updateTeacher: opts.updateTeacher ?? false, noiseSeed: opts.noiseSeed ?? this.stepSeed() });
+  async loss(batch: Batch, opts: LossOptions = {}): Promise<LossComponents> {
+    this.record(batch, { grads: false, updateTeacher: opts.updateTeacher ?? false, noiseSeed: opts.noiseSeed ?? this.stepSeed(), terms: opts.terms, views: opts.views });
     return this.readLosses();
   }
 
@@ -306,8 +321,8 @@ export class RecModel {
    * Loss and gradients of every trainable parameter (left in `grads`), without updating anything. With
    * `updateTeacher` the teacher's EMA update of the step is applied first, as a training step does.
    */
-  async computeGradients(batch: Batch, opts: StepOptions & { updateTeacher?: boolean } = {}): Promise<LossComponents> {
-    this.record(batch, { grads: true, updateTeacher: opts.updateTeacher ?? false, noiseSeed: opts.noiseSeed ?? this.stepSeed() });
+  async computeGradients(batch: Batch, opts: LossOptions = {}): Promise<LossComponents> {
+    this.record(batch, { grads: true, updateTeacher: opts.updateTeacher ?? false, noiseSeed: opts.noiseSeed ?? this.stepSeed(), terms: opts.terms, views: opts.views });
     return this.readLosses();
   }
 
@@ -334,10 +349,9 @@ export class RecModel {
   /** Read the loss vector and name its slots (weighted as they enter the total, spec §4.8). */
   async readLosses(): Promise<LossComponents> {
     const v = await this.be.read(this.lossVec);
-    const c = this.config;
     // Slot 4 holds w2·(1 + 0.4·w3)·L_ssl (the scale its gradient needs); split it into ssl and ITM's share.
     const sslBoth = v[SLOT.ssl];
-    const sslShare = c.sslWeight > 0 ? 1 / (1 + 0.4 * c.itmWeight) : 0;
+    const sslShare = this.sslShare;
     const out = {
       bpr: v[SLOT.bpr],
       reg: v[SLOT.reg],
@@ -351,10 +365,21 @@ export class RecModel {
     return out;
   }
 
-  private record(batch: Batch, mode: { grads: boolean; updateTeacher: boolean; noiseSeed: number }): void {
+  private record(batch: Batch, mode: { grads: boolean; updateTeacher: boolean; noiseSeed: number; terms?: readonly LossName[]; views?: LossOptions['views'] }): void {
     if (this.disposed) throw new IrllrecError('disposed', 'the model was disposed');
     const be = this.be;
-    const cfg = this.config;
+    const only = mode.terms ? new Set<LossName>(mode.terms) : null;
+    const on = (term: LossName) => !only || only.has(term);
+    // With `terms`, the left-out terms weigh 0 (and so are not computed at all).
+    const cfg: ModelConfig = only
+      ? { ...this.config, reg: on('reg') ? this.config.reg : 0, kdWeight: on('kd') ? this.config.kdWeight : 0, intWeight: on('kd_int') ? this.config.intWeight : 0 }
+      : this.config;
+    // L_ssl enters the total with weight w2 directly (ssl) and 0.4·w3·w2 inside ITM (§4.8): one pass, one scale.
+    const w2 = this.config.sslWeight;
+    const w3 = this.config.itmWeight;
+    const sslScale = !this.parts.intents ? 0 : on('ssl') && on('itm') ? w2 * (1 + 0.4 * w3) : on('ssl') ? w2 : on('itm') ? 0.4 * w3 * w2 : 0;
+    const itmScale = this.parts.intents && on('itm') ? w3 : 0;
+    this.sslShare = sslScale > 0 ? (!on('ssl') ? 0 : !on('itm') ? 1 : 1 / (1 + 0.4 * w3)) : 0;
     const { numUsers: nu, numItems: ni, n } = this;
     const d = cfg.embeddingDim;
     const L = cfg.layers;
@@ -414,9 +439,14 @@ export class RecModel {
       G: Tensor;
       rho: Tensor;
     }
+    // A term whose weight is 0 costs nothing: the views only it reads are not computed (no kernel, no buffer).
+    // Ȳ feeds only kd_int; the intent tower Z feeds kd_int, ssl and ITM; the profile tower P̃ feeds only kd.
+    const needYbar = parts.intents && cfg.intWeight > 0;
+    const needZ = parts.intents && (cfg.intWeight > 0 || sslScale > 0 || itmScale > 0);
+    const needPt = parts.profile && cfg.kdWeight > 0;
     const layers: LayerCache[] = [];
     let ybar: Tensor | null = null;
-    if (parts.intents) {
+    if (needYbar) {
       const K = cfg.numIntents;
       const wu = this.p('user_intent');
       const wi = this.p('item_intent');
@@ -448,7 +478,7 @@ export class RecModel {
     // ---- F5: text towers over all rows
     let pt: Tensor | null = null;
     let profileCache: MlpCache | null = null;
-    if (parts.profile) {
+    if (needPt) {
       const hidden = this.p(PROFILE_MLP.w1).shape[0];
       profileCache = { h: tmp([n, hidden], 'profile.h'), a: tmp([n, hidden], 'profile.a') };
       pt = tmp([n, d], 'P~');
@@ -456,7 +486,7 @@ export class RecModel {
     }
     let z: Tensor | null = null;
     let intentCache: MlpCache | null = null;
-    if (parts.intents) {
+    if (needZ) {
       const hidden = this.p(INTENT_MLP.w1).shape[0];
       intentCache = { h: tmp([n, hidden], 'intent.h'), a: tmp([n, hidden], 'intent.a') };
       z = tmp([n, d], 'Z');
@@ -465,9 +495,9 @@ export class RecModel {
 
     // Gradient sinks (spec §5).
     const gF = mode.grads ? tmp([n, d], 'gF') : null;
-    const gYbar = mode.grads && parts.intents ? tmp([n, d], 'gYbar') : null;
-    const gPt = mode.grads && parts.profile ? tmp([n, d], 'gP~') : null;
-    const gZ = mode.grads && parts.intents ? tmp([n, d], 'gZ') : null;
+    const gYbar = mode.grads && needYbar ? tmp([n, d], 'gYbar') : null;
+    const gPt = mode.grads && needPt ? tmp([n, d], 'gP~') : null;
+    const gZ = mode.grads && needZ ? tmp([n, d], 'gZ') : null;
 
     // ---- F6–F7: losses
     const xu = tmp([B, d], 'x_u');
@@ -479,16 +509,18 @@ export class RecModel {
     const gb = mode.grads ? [tmp([B, d], 'g_b0'), tmp([B, d], 'g_b1'), tmp([B, d], 'g_b2')] : null;
 
     // BPR (§4.1)
-    bpr(be, xu, xp, xq, this.lossVec, SLOT.bpr, { scale: 1 / B, gU: gb?.[0], gP: gb?.[1], gQ: gb?.[2] });
-    if (gb && gF) {
+    if (on('bpr')) bpr(be, xu, xp, xq, this.lossVec, SLOT.bpr, { scale: 1 / B, gU: gb?.[0], gP: gb?.[1], gQ: gb?.[2] });
+    if (gb && gF && on('bpr')) {
       scatterAddRows(be, gb[0], gu, gF);
       scatterAddRows(be, gb[1], gp, gF);
       scatterAddRows(be, gb[2], gq, gF);
     }
 
     // L2 over every registered parameter tensor, whole, teacher included at its pre-EMA value (§4.2).
-    for (const t of this.params.values()) sumSquares(be, t, this.lossVec, SLOT.reg, { scale: cfg.reg });
-    for (const t of this.teacher.values()) sumSquares(be, t, this.lossVec, SLOT.reg, { scale: cfg.reg });
+    if (cfg.reg > 0) {
+      for (const t of this.params.values()) sumSquares(be, t, this.lossVec, SLOT.reg, { scale: cfg.reg });
+      for (const t of this.teacher.values()) sumSquares(be, t, this.lossVec, SLOT.reg, { scale: cfg.reg });
+    }
 
     // kd (§4.4) and kd_int (§4.5): the same InfoNCE structure with different views.
     const alignment = (anchorsNode: Tensor, text: Tensor, gAnchor: Tensor | null, gText: Tensor | null, weight: number, tau: number, slot: number, tag: string) => {
@@ -527,13 +559,13 @@ export class RecModel {
         if (gAnchor && gAi) scatterAddRows(be, gAi, grp, gAnchor);
       }
     };
-    if (parts.profile && cfg.kdWeight > 0) alignment(efin, pt!, gF, gPt, cfg.kdWeight, cfg.kdTemperature, SLOT.kd, 'kd');
-    if (parts.intents && cfg.intWeight > 0) alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int');
+    if (needPt) alignment(efin, pt!, gF, gPt, cfg.kdWeight, cfg.kdTemperature, SLOT.kd, 'kd');
+    if (needYbar) alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int');
 
     if (parts.intents) {
       // ssl (§4.6): multiplicative Gaussian noise, all N nodes, τ = 1. Weight w2·(1 + 0.4·w3): it enters
       // the total once directly and once inside ITM.
-      if (cfg.sslWeight > 0) {
+      if (sslScale > 0) {
         const xi1 = tmp([n, d], 'xi1');
         const xi2 = tmp([n, d], 'xi2');
         randomNormal(be, xi1, seedNoise1);
@@ -544,7 +576,7 @@ export class RecModel {
         mulOnePlus(be, efin, xi2, ys);
         const gXs = mode.grads ? tmp([n, d], 'gXs') : null;
         const gYs = mode.grads ? tmp([n, d], 'gYs') : null;
-        sslContrastive(be, xs, ys, this.lossVec, SLOT.ssl, { tau: 1, scale: (cfg.sslWeight * (1 + 0.4 * cfg.itmWeight)) / n, gX: gXs, gY: gYs });
+        sslContrastive(be, xs, ys, this.lossVec, SLOT.ssl, { tau: 1, scale: sslScale / n, gX: gXs, gY: gYs });
         if (gXs && gYs) {
           mulOnePlus(be, gXs, xi1, gZ!, { accumulate: true });
           mulOnePlus(be, gYs, xi2, gF!, { accumulate: true });
@@ -556,17 +588,20 @@ export class RecModel {
         const student = this.mlp(INTENT_MLP);
         for (const k of ['w1', 'b1', 'w2', 'b2'] as const) emaUpdate(be, teacher[k], student[k], cfg.emaMomentum);
       }
-      if (cfg.itmWeight > 0) {
+      if (itmScale > 0) {
         const tOut = tmp([n, d], 'T');
         mlpForward(be, teacher, this.intent!, tOut);
-        itmLoss(be, z!, tOut, this.lossVec, SLOT.itm, { lossScale: (-0.6 * cfg.itmWeight) / n, gradScale: (0.6 * cfg.itmWeight) / n, gZ, accumulate: true });
+        itmLoss(be, z!, tOut, this.lossVec, SLOT.itm, { lossScale: (-0.6 * itmScale) / n, gradScale: (0.6 * itmScale) / n, gZ, accumulate: true });
       }
     }
 
+    if (mode.views?.ybar && ybar) be.copy(ybar, mode.views.ybar);
+    if (mode.views?.efin) be.copy(efin, mode.views.efin);
+
     // ---- F8: backward
     if (mode.grads) {
-      if (parts.profile && gPt) mlpBackward(be, this.mlp(PROFILE_MLP), this.profile!, profileCache!, gPt, this.mlp(PROFILE_MLP, 'grads'));
-      if (parts.intents && gZ) mlpBackward(be, this.mlp(INTENT_MLP), this.intent!, intentCache!, gZ, this.mlp(INTENT_MLP, 'grads'));
+      if (gPt) mlpBackward(be, this.mlp(PROFILE_MLP), this.profile!, profileCache!, gPt, this.mlp(PROFILE_MLP, 'grads'));
+      if (gZ) mlpBackward(be, this.mlp(INTENT_MLP), this.intent!, intentCache!, gZ, this.mlp(INTENT_MLP, 'grads'));
       this.graphBackward(E, layers, adjValues, gF!, gYbar, temps);
       // L2 gradient 2λθ on every trainable tensor, every step (§4.2).
       if (cfg.reg > 0) for (const [name, t] of this.params) axpy(be, 2 * cfg.reg, t, this.grads.get(name)!);
