@@ -109,7 +109,7 @@ function randn(rng: Rng, n: number, scale: number): Float32Array {
 // ------------------------------------------------------------------------------------------------
 // Setup: one Dawn GPU object for both libraries.
 
-const gpu = nodeGpu(); // installs the WebGPU globals (Object.assign(globalThis, globals)) and create([])
+const gpu = await nodeGpu(); // installs the WebGPU globals (Object.assign(globalThis, globals)) and create([])
 Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
 const tf = await import('@tensorflow/tfjs-core');
 // tfjs-core registers no gradients by itself (the `@tensorflow/tfjs` umbrella imports them); its

@@ -1,9 +1,10 @@
+/// <reference types="@webgpu/types" />
 /**
  * irllrec: IRLLRec and its ladder (LightGCN, RLMRec-Con) trained and served on WebGPU.
  * The core entry is browser-safe: it imports no Node module. Node adds `irllrec/node` (Dawn, files, CLI).
  */
 export * from './errors.js';
-export { createBackend, type CreateBackendOptions } from './backend.js';
+export { createBackend, cpuFallback, type CreateBackendOptions } from './backend.js';
 export { GpuContext, describeAdapter, type DeviceLimits, type GpuContextOptions, type AdapterDescription } from './gpu/device.js';
 export { Kernel, Recorder, grid1d } from './gpu/kernel.js';
 export { BufferPool, type PoolStats } from './gpu/pool.js';
@@ -24,11 +25,13 @@ export { readSafetensors, writeSafetensors, tensorToFloat32, float32Tensor, type
 export { serializeModel, parseModelFile, type ModelFile } from './io/modelfile.js';
 
 // Models and training
-export { modelConfig, presetFor, MODEL_KINDS, PRESET_NAMES, REFERENCE_DATASETS, type PresetName, LOSS_NAMES, type ModelConfig, type ModelKind, type LossComponents, type LossName, type TextPrecision } from './models/config.js';
+export { modelConfig, presetFor, validateConfig, MODEL_KINDS, PRESET_NAMES, REFERENCE_DATASETS, type PresetName, LOSS_NAMES, type ModelConfig, type ModelKind, type LossComponents, type LossName, type TextPrecision } from './models/config.js';
 export { RecModel, type Batch, type ModelData, type StepOptions } from './models/model.js';
 export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport, type TrainerState, type FitCheckpointOptions } from './train/trainer.js';
 export { evaluate, type EvaluateOptions } from './train/evaluate.js';
 export { MetricAccumulator, metricKeys, type Metrics } from './train/metrics.js';
+export { parseRunConfig, type RunConfig } from './train/runconfig.js';
+export { VERSION } from './version.js';
 
 // Serving and checkpoints
 export * from './serve/index.js';
