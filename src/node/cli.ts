@@ -168,7 +168,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     },
   });
   if (values.out) {
-    await writeFileAtomic(String(values.out), await serializeModel(result.model, { train: ds.train, userIds: ds.userIds, itemIds: ds.itemIds, datasetName: ds.name }));
+    await writeFileAtomic(String(values.out), await serializeModel(result.model, { train: ds.train, userIds: ds.userIds, itemIds: ds.itemIds, datasetName: ds.name, metrics: result.val }));
     progress(c, `saved ${values.out}`, true);
   }
   const test = result.test;
