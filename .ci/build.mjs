@@ -6,7 +6,7 @@
 // then be exported by that entry, which the check at the end verifies by loading the built files.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -70,9 +70,14 @@ chmodSync(`${out}/cli.js`, 0o755);
 rmSync(`${out}/types`, { recursive: true, force: true });
 execFileSync(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', root, '--outDir', `${out}/types`], { stdio: 'inherit' });
 for (const f of ['bin', 'cli']) rmSync(`${out}/types/node/${f}.d.ts`);
+// The entries' declarations name GPUDevice & co.: point consumers at @webgpu/types (a dependency), which tsc
+// does not do for types that come from tsconfig's `types`.
+for (const f of ['index.d.ts', 'node/index.d.ts']) {
+  const path = `${out}/types/${f}`;
+  writeFileSync(path, `/// <reference types="@webgpu/types" />\n${readFileSync(path, 'utf8')}`);
+}
 
 // Every name node.js and cli.js import from the other entries exists (an ESM link error otherwise).
 await import(pathToFileURL(`${out}/node.js`).href);
 execFileSync(process.execPath, [`${out}/cli.js`, '--help'], { stdio: 'ignore' });
-if (!existsSync(`${out}/types/index.d.ts`) || !existsSync(`${out}/types/node/index.d.ts`)) throw new Error('build: declarations missing');
 writeFileSync(`${out}/.stamp`, new Date().toISOString());

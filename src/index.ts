@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" />
 /**
  * irllrec: IRLLRec and its ladder (LightGCN, RLMRec-Con) trained and served on WebGPU.
  * The core entry is browser-safe: it imports no Node module. Node adds `irllrec/node` (Dawn, files, CLI).
