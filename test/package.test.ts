@@ -8,7 +8,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -57,7 +57,7 @@ describe('the packed tarball, installed offline into an app', () => {
   beforeAll(async () => {
     // Stage the package files and build into the stage (the real dist/ is used by other test files meanwhile).
     mkdirSync(stage);
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'shaders']) cpSync(join(repo, f), join(stage, f), { recursive: true });
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'shaders', 'bench/README.md']) cpSync(join(repo, f), join(stage, f), { recursive: true });
     execFileSync(process.execPath, ['.ci/build.mjs'], { cwd: repo, env: { ...process.env, IRLLREC_DIST: join(stage, 'dist') }, stdio: 'ignore' });
     const packed = JSON.parse((await npm(['pack', '--json', '--pack-destination', tmp], stage)).stdout)[0];
     files = packed.files.map((f: { path: string }) => f.path);
@@ -74,7 +74,14 @@ describe('the packed tarball, installed offline into an app', () => {
   it('ships the entries, their declarations, the shaders, README and LICENSE; no CLI internals, no sources', () => {
     for (const f of ['dist/index.js', 'dist/node.js', 'dist/cli.js', 'dist/types/index.d.ts', 'dist/types/node/index.d.ts', 'README.md', 'LICENSE', 'package.json']) expect(files).toContain(f);
     expect(files.filter((f) => f.startsWith('shaders/')).length).toBeGreaterThanOrEqual(20);
-    expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/types/node/cli'))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/types/node/cli') || f === 'dist/.stamp')).toEqual([]);
+    // Every relative link in the packaged Markdown points at a packaged file (links work on npm and in node_modules).
+    for (const md of files.filter((f) => f.endsWith('.md'))) {
+      for (const [, target] of readFileSync(join(stage, md), 'utf8').matchAll(/\]\(([^)#\s]+)[^)]*\)/g)) {
+        if (/^[a-z]+:/i.test(target)) continue;
+        expect(files, `${md} links to ${target}`).toContain(join(dirname(md), target));
+      }
+    }
     expect(readFileSync(join(stage, 'dist/types/index.d.ts'), 'utf8')).toMatch(/^\/\/\/ <reference types="@webgpu\/types" \/>/);
     // A browser-only app gets no Dawn: webgpu is an optional peer, not a dependency.
     expect(readdirSync(join(browserApp, 'node_modules')).filter((f) => !f.startsWith('.')).sort()).toEqual(['@webgpu', 'irllrec']);
@@ -114,7 +121,7 @@ describe('the packed tarball, installed offline into an app', () => {
   });
 
   for (const resolution of ['node16', 'bundler'] as const) {
-    it(`a TypeScript consumer type-checks with moduleResolution ${resolution}, without skipLibCheck`, async () => {
+    it(`a TypeScript consumer and the README's examples type-check with moduleResolution ${resolution}, without skipLibCheck`, async () => {
       const dir = join(browserApp, `ts-${resolution}`);
       mkdirSync(dir);
       writeFileSync(
@@ -133,8 +140,14 @@ describe('the packed tarball, installed offline into an app', () => {
           '}',
         ].join('\n'),
       );
+      // The README's TypeScript examples, each as a module of its own.
+      const snippets = [...readFileSync(join(repo, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => {
+        writeFileSync(join(dir, `readme-${i}.ts`), `${m[1]}export {};\n`);
+        return `readme-${i}.ts`;
+      });
+      expect(snippets.length).toBeGreaterThanOrEqual(4);
       const module = resolution === 'node16' ? 'node16' : 'esnext';
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'es2022', module, moduleResolution: resolution, strict: true, noEmit: true, skipLibCheck: false, types: [] }, files: ['main.ts'] }));
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'es2022', module, moduleResolution: resolution, strict: true, noEmit: true, skipLibCheck: false, types: [] }, files: ['main.ts', ...snippets] }));
       const r = await run(process.execPath, [tsc, '-p', dir]).catch((e: { stdout: string }) => e);
       expect(r.stdout).toBe('');
     });
