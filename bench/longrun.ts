@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, writeFileSync, appendFileSync, readFileSync } fr
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serializeModel } from '../src/io/modelfile.js';
-import type { ModelKind, ModelConfig } from '../src/models/config.js';
+import { type ModelKind, type ModelConfig, presetFor } from '../src/models/config.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { createBackend, loadCheckpoint, loadDatasetDir, resumeFrom, fit, saveCheckpoint, writeFileAtomic } from '../src/node/index.js';
 import { adapterOf, load } from './common.js';
@@ -40,7 +40,7 @@ const logPath = join(dir, 'log.jsonl');
 const be = await createBackend();
 const data = await loadDatasetDir(values.data);
 const overrides = values.config ? (JSON.parse(values.config) as Partial<ModelConfig>) : {};
-const presetOpt = values.preset ? { preset: values.preset } : {};
+const presetOpt = values.preset ? { preset: presetFor(data.name, values.preset) } : {};
 const common = {
   model: values.model as ModelKind,
   config: overrides,
