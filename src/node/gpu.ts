@@ -18,7 +18,7 @@ export function nodeGpu(options: string[] = []): Promise<GPU> {
     },
     (e: NodeJS.ErrnoException) => {
       gpu = null;
-      if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw new IrllrecError('no-adapter', `the 'webgpu' package (Dawn) failed to load: ${e?.message ?? e}`, { cause: e });
+      if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes("'webgpu'")) throw new IrllrecError('no-adapter', `the 'webgpu' package (Dawn) failed to load: ${e?.message ?? e}`, { cause: e });
       throw new IrllrecError(
         'no-adapter',
         "WebGPU in Node needs the 'webgpu' package (Dawn), an optional peer dependency of irllrec: run `npm install webgpu` (browser apps do not need it)",
