@@ -6,12 +6,12 @@
  * from this repository's node_modules, and `webgpu` as a link to it: nothing comes from the network.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '..');
@@ -70,6 +70,7 @@ describe('the packed tarball, installed offline into an app', () => {
     // The Node app's `npm install webgpu`, from this repository's copy.
     symlinkSync(join(repo, 'node_modules/webgpu'), join(nodeApp, 'node_modules/webgpu'), 'dir');
   }, 180_000);
+  afterAll(() => rmSync(tmp, { recursive: true, force: true })); // the link to webgpu goes, not its target
 
   it('ships the entries, their declarations, the shaders, README and LICENSE; no CLI internals, no sources', () => {
     for (const f of ['dist/index.js', 'dist/node.js', 'dist/cli.js', 'dist/types/index.d.ts', 'dist/types/node/index.d.ts', 'README.md', 'LICENSE', 'package.json']) expect(files).toContain(f);
