@@ -15,6 +15,9 @@ import type { KernelTiming, Profiler } from '../src/gpu/profiler.js';
 import type { Backend, WebGpuBackend } from '../src/ops/tensor.js';
 import { Rng } from '../src/util/random.js';
 
+/** The shared datasets folder: $IRLLREC_SHARED_DATA, else ../shared/data (run from the repository root). */
+export const DATA_ROOT = process.env.IRLLREC_SHARED_DATA ?? '../shared/data';
+
 // ------------------------------------------------------------------------------------------------
 // Machine and adapter
 

@@ -1,7 +1,7 @@
 /**
  * Per-kernel throughput on this machine's WebGPU adapter, next to the CPU twin of the same op.
  *
- *   node bench/run.mjs bench/kernels.ts [--data-root ../shared/data] [--only spmm,infoNce,...]
+ *   node bench/run.mjs bench/kernels.ts [--data-root DIR (default: $IRLLREC_SHARED_DATA, else ../shared/data)] [--only spmm,infoNce,...]
  *        [--mm-rows R] [--ssl-n N] [--runs 3] [--target-ms 300] [--full]
  *
  * Sizes are the realistic ones of the amazon dataset (N = 20,332 nodes, 240,928 directed edges, d = 32; the text
@@ -48,6 +48,7 @@ import { type Backend, CpuBackend, type Tensor, asGpu } from '../src/ops/tensor.
 import { scoreTopK } from '../src/ops/topk.js';
 import { Rng } from '../src/util/random.js';
 import {
+  DATA_ROOT,
   GpuProfiler,
   type Timing,
   adapterOf,
@@ -69,7 +70,7 @@ import {
 
 const { values: flags } = parseArgs({
   options: {
-    'data-root': { type: 'string', default: '../shared/data' },
+    'data-root': { type: 'string', default: DATA_ROOT },
     only: { type: 'string' },
     'mm-rows': { type: 'string' },
     'ssl-n': { type: 'string' },

@@ -40,7 +40,7 @@ const logPath = join(dir, 'log.jsonl');
 const be = await createBackend();
 const data = await loadDatasetDir(values.data);
 const overrides = values.config ? (JSON.parse(values.config) as Partial<ModelConfig>) : {};
-const presetOpt = values.preset ? { preset: presetFor('', values.preset) } : {};
+const presetOpt = values.preset ? { preset: presetFor(data.name, values.preset) } : {};
 const common = {
   model: values.model as ModelKind,
   config: overrides,

@@ -29,6 +29,7 @@ import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Dataset } from '../src/data/types.js';
+import { DATA_ROOT } from './common.js';
 import { initMlp, mlpBackward, mlpForward, mlpShapes, type MlpCache, type MlpTensors } from '../src/models/mlp.js';
 import { createBackend, loadDatasetDir, nodeGpu } from '../src/node/index.js';
 import { fill } from '../src/ops/elementwise.js';
@@ -109,7 +110,7 @@ function randn(rng: Rng, n: number, scale: number): Float32Array {
 // ------------------------------------------------------------------------------------------------
 // Setup: one Dawn GPU object for both libraries.
 
-const gpu = nodeGpu(); // installs the WebGPU globals (Object.assign(globalThis, globals)) and create([])
+const gpu = await nodeGpu(); // installs the WebGPU globals (Object.assign(globalThis, globals)) and create([])
 Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
 const tf = await import('@tensorflow/tfjs-core');
 // tfjs-core registers no gradients by itself (the `@tensorflow/tfjs` umbrella imports them); its
@@ -159,7 +160,7 @@ function record(workload: string, shapes: string, a: { median: number; runs: num
   process.stderr.write(`  → tfjs / irllrec = ${(b.median / a.median).toFixed(2)}×\n`);
 }
 
-const ds: Dataset = await loadDatasetDir(resolve('../shared/data/amazon'));
+const ds: Dataset = await loadDatasetDir(resolve(DATA_ROOT, 'amazon'));
 const rng = new Rng(7);
 const d = 32;
 

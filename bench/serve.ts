@@ -1,7 +1,7 @@
 /**
  * Serving latency on this machine's WebGPU adapter, next to the CPU backend in the same run.
  *
- *   node bench/run.mjs bench/serve.ts [--data-root ../shared/data] [--datasets movielens,amazon] [--runs 5]
+ *   node bench/run.mjs bench/serve.ts [--data-root DIR (default: $IRLLREC_SHARED_DATA, else ../shared/data)] [--datasets movielens,amazon] [--runs 5]
  *        [--users 1000] [--items 10]
  *
  * Per dataset (the real catalogue and training graph; a randomly initialised LightGCN model, d = 32, L = 3,
@@ -47,7 +47,7 @@ import { scoreTopK, topK } from '../src/ops/topk.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { createModel } from '../src/train/trainer.js';
 import { Rng } from '../src/util/random.js';
-import { adapterOf, fmt, headerLines, intFlag, listFlag, log, machineInfo, markdownTable, median, writeResults } from './common.js';
+import { DATA_ROOT, adapterOf, fmt, headerLines, intFlag, listFlag, log, machineInfo, markdownTable, median, writeResults } from './common.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -59,7 +59,7 @@ const { values: flags } = parseArgs({
     'breakdown-runs': { type: 'string' },
   },
 });
-const dataRoot = resolve(String(flags['data-root'] ?? '../shared/data'));
+const dataRoot = resolve(String(flags['data-root'] ?? DATA_ROOT));
 const datasets = listFlag(flags.datasets, ['movielens', 'amazon']);
 const runs = intFlag(flags.runs, 5, 'runs');
 const manyUsers = intFlag(flags.users, 1000, 'users');

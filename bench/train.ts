@@ -5,7 +5,7 @@
  *   node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec]
  *        [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S,...]
  *        [--time-only rlmrec@amazon,irllrec@amazon | --time-only none] [--time-steps 2]
- *        [--cap-s 240] [--train-cap-s 420] [--batch-size 4096] [--seed 2023] [--data-root ../shared/data] [--text-dim 1536]
+ *        [--cap-s 240] [--train-cap-s 420] [--batch-size 4096] [--seed 2023] [--data-root DIR (default: $IRLLREC_SHARED_DATA, else ../shared/data)] [--text-dim 1536]
  *
  * Datasets: ../shared/data/movielens (real 512-d text embeddings) and ../shared/data/amazon (its LLM embeddings
  * are not public: seeded N(0, 1/dim) stand-ins of width --text-dim, good for speed and memory only).
@@ -47,6 +47,7 @@ import { createModel, fit } from '../src/train/trainer.js';
 import { MetricAccumulator } from '../src/train/metrics.js';
 import { Rng } from '../src/util/random.js';
 import {
+  DATA_ROOT,
   type MachineInfo,
   adapterOf,
   fmt,
@@ -75,7 +76,7 @@ const { values: flags } = parseArgs({
     'train-cap-s': { type: 'string' },
     'batch-size': { type: 'string' },
     seed: { type: 'string' },
-    'data-root': { type: 'string', default: '../shared/data' },
+    'data-root': { type: 'string', default: DATA_ROOT },
     'text-dim': { type: 'string' },
     child: { type: 'string' },
     help: { type: 'boolean', default: false },

@@ -3,7 +3,7 @@
 // package, WGSL inlined as text; index.html and style.css copied beside it.
 //   node demo/build.mjs            (npm run demo:build)
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -20,6 +20,8 @@ export const demoBuildOptions = {
   target: 'es2022',
   loader: { '.wgsl': 'text' },
   alias: { irllrec: './src/index.ts' },
+  // src/version.ts, as in the package build.
+  define: { IRLLREC_VERSION: JSON.stringify(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version) },
   logLevel: 'warning',
 };
 

@@ -20,8 +20,13 @@ export async function createBackend(opts: CreateBackendOptions = {}): Promise<Ba
   try {
     return await WebGpuBackend.create(opts);
   } catch (e) {
-    if (kind === 'webgpu' || !(e instanceof IrllrecError) || e.code !== 'no-adapter') throw e;
-    (opts.onNotice ?? ((m: string) => console.warn(m)))(`irllrec: ${e.message}; using the CPU backend (slower).`);
-    return new CpuBackend({ precision: opts.precision });
+    return cpuFallback(opts, e);
   }
+}
+
+/** With `backend: 'auto'`, a missing adapter ('no-adapter') becomes the CPU backend and a notice; else `e` is rethrown. */
+export function cpuFallback(opts: CreateBackendOptions, e: unknown): Backend {
+  if (opts.backend === 'webgpu' || !(e instanceof IrllrecError) || e.code !== 'no-adapter') throw e;
+  (opts.onNotice ?? ((m: string) => console.warn(m)))(`irllrec: ${e.message}; using the CPU backend (slower).`);
+  return new CpuBackend({ precision: opts.precision });
 }

@@ -3,7 +3,7 @@
  * The core entry is browser-safe: it imports no Node module. Node adds `irllrec/node` (Dawn, files, CLI).
  */
 export * from './errors.js';
-export { createBackend, type CreateBackendOptions } from './backend.js';
+export { createBackend, cpuFallback, type CreateBackendOptions } from './backend.js';
 export { GpuContext, describeAdapter, type DeviceLimits, type GpuContextOptions, type AdapterDescription } from './gpu/device.js';
 export { Kernel, Recorder, grid1d } from './gpu/kernel.js';
 export { BufferPool, type PoolStats } from './gpu/pool.js';
@@ -24,7 +24,7 @@ export { readSafetensors, writeSafetensors, tensorToFloat32, float32Tensor, type
 export { serializeModel, parseModelFile, type ModelFile } from './io/modelfile.js';
 
 // Models and training
-export { modelConfig, presetFor, MODEL_KINDS, PRESET_NAMES, REFERENCE_DATASETS, type PresetName, LOSS_NAMES, type ModelConfig, type ModelKind, type LossComponents, type LossName, type TextPrecision } from './models/config.js';
+export { modelConfig, presetFor, validateConfig, MODEL_KINDS, PRESET_NAMES, REFERENCE_DATASETS, type PresetName, LOSS_NAMES, type ModelConfig, type ModelKind, type LossComponents, type LossName, type TextPrecision } from './models/config.js';
 export { RecModel, type Batch, type ModelData, type StepOptions, type LossOptions } from './models/model.js';
 export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport, type TrainerState, type FitCheckpointOptions } from './train/trainer.js';
 export { evaluate, type EvaluateOptions } from './train/evaluate.js';
@@ -32,6 +32,7 @@ export { alignmentDiagnostics, activeTerms, type AlignmentDiagnostics } from './
 export { itemTopIntents, clusterAgreement, chanceAgreement, type ClusterAgreement } from './train/intents.js';
 export { parseRunConfig, runConfigFromObject, runConfigToObject, checkRunField, RUN_CONFIG_FIELDS, type RunConfig, type TrainerSettings } from './train/runconfig.js';
 export { MetricAccumulator, metricKeys, type Metrics } from './train/metrics.js';
+export { VERSION } from './version.js';
 
 // Serving and checkpoints
 export * from './serve/index.js';

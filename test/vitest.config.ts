@@ -10,9 +10,13 @@ const wgslAsText = {
   },
 };
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 export default defineConfig({
   root: new URL('..', import.meta.url).pathname,
   plugins: [wgslAsText],
+  // As the build (.ci/build.mjs): src/version.ts reads it.
+  define: { IRLLREC_VERSION: JSON.stringify(version) },
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/browser/**', 'node_modules/**'],

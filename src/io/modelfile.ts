@@ -1,19 +1,40 @@
 /**
- * Model files: the safetensors layout with the reference's tensor names (`user_embeds`, `item_embeds`,
+ * Model files: the safetensors layout with exactly the reference's tensors (`user_embeds`, `item_embeds`,
  * `user_intent`, `item_intent`, `mlp.0.weight` … in PyTorch's [out, in] Linear layout, `int_mlp.*`, and
- * the teacher `int_mlp_m.*`), plus, under names that do not clash with the reference, the training
- * interactions (`irllrec.train_users`, `irllrec.train_items`, I32) so that a file alone can rank. The
- * config and id maps go in `__metadata__`. Files written by the authors' PyTorch code (no metadata) load
- * too: the model kind is inferred from the tensor names and the training graph comes from a dataset.
+ * the teacher `int_mlp_m.*`), so that the file loads into the authors' model with
+ * `load_state_dict(load_file(path), strict=True)`. Everything else goes in `__metadata__` (strings, which a
+ * state_dict loader ignores): the config, the id maps, a model card (library version, preset, data sizes,
+ * validation metrics, date) and the training interactions (`train`: base64 of zigzag-delta LEB128 varints,
+ * user then item per interaction, so that a file alone can rank). Files of format version 1 kept the
+ * interactions as two I32 tensors `irllrec.train_users` / `irllrec.train_items`; they still load. Files
+ * written by the authors' PyTorch code (no metadata) load too: the model kind is inferred from the tensor
+ * names and the training graph comes from a dataset.
  */
 import type { Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
 import type { RecModel } from '../models/model.js';
+import { VERSION } from '../version.js';
 import { type SafeTensor, float32Tensor, readSafetensors, tensorToFloat32, writeSafetensors } from './safetensors.js';
 
 export const FORMAT = 'irllrec-model';
-export const FORMAT_VERSION = '1';
+export const FORMAT_VERSION = '2';
+
+/** What a file says about how it was made (irllrec's own files; absent fields were not recorded). */
+export interface ModelCard {
+  /** The irllrec version that wrote the file. */
+  libraryVersion?: string;
+  /** The preset the config started from. */
+  preset?: string;
+  /** When the file was written (ISO 8601). */
+  created?: string;
+  /** Validation metrics of the saved parameters, e.g. { 'recall@20': 0.12 }. */
+  metrics?: Record<string, number>;
+  /** Sizes of the training data. */
+  numUsers: number;
+  numItems: number;
+  numTrain?: number;
+}
 
 export interface ModelFile {
   config: ModelConfig;
@@ -30,30 +51,116 @@ export interface ModelFile {
   textDims: { profile?: number; intent?: number };
   /** Whether the file was written by irllrec (false: e.g. exported from PyTorch). */
   native: boolean;
+  /** The model card (see `ModelCard`); for foreign files only the sizes. */
+  card: ModelCard;
 }
 
-/** Serialise a model (and optionally its training interactions and id maps). */
-export async function serializeModel(model: RecModel, extra: { train?: Interactions; userIds?: string[]; itemIds?: string[]; datasetName?: string } = {}): Promise<Uint8Array> {
+export interface SerializeOptions {
+  /** Training interactions (the file can then rank on its own: seen items are excluded). */
+  train?: Interactions;
+  userIds?: string[];
+  itemIds?: string[];
+  datasetName?: string;
+  /** Validation metrics of these parameters, for the model card. */
+  metrics?: Record<string, number>;
+  /** The card's date (default: now). */
+  date?: Date;
+}
+
+/** Serialise a model (and optionally its training interactions, id maps and validation metrics). */
+export async function serializeModel(model: RecModel, extra: SerializeOptions = {}): Promise<Uint8Array> {
   const params = await model.exportParameters();
   const tensors: Record<string, SafeTensor> = {};
   for (const [name, t] of params) tensors[name] = float32Tensor(t.data, t.shape);
-  if (extra.train) {
-    const n = extra.train.users.length;
-    tensors['irllrec.train_users'] = { dtype: 'I32', shape: [n], data: new Uint8Array(Int32Array.from(extra.train.users).buffer) };
-    tensors['irllrec.train_items'] = { dtype: 'I32', shape: [n], data: new Uint8Array(Int32Array.from(extra.train.items).buffer) };
-  }
   const metadata: Record<string, string> = {
     format: FORMAT,
     format_version: FORMAT_VERSION,
+    library_version: VERSION,
+    created: (extra.date ?? new Date()).toISOString(),
     config: JSON.stringify(model.config),
     num_users: String(model.numUsers),
     num_items: String(model.numItems),
     adam_step: String(model.step),
   };
+  if (model.config.preset) metadata.preset = model.config.preset;
+  if (extra.metrics && Object.keys(extra.metrics).length > 0) {
+    for (const [k, v] of Object.entries(extra.metrics)) {
+      if (!Number.isFinite(v)) throw new IrllrecError('range', `serializeModel: metric '${k}' is ${v}, expected a finite number`);
+    }
+    metadata.metrics = JSON.stringify(extra.metrics);
+  }
+  if (extra.train) {
+    metadata.num_train = String(extra.train.users.length);
+    metadata.train = encodeInteractions(extra.train);
+  }
   if (extra.datasetName) metadata.dataset = extra.datasetName;
   if (extra.userIds) metadata.user_ids = JSON.stringify(extra.userIds);
   if (extra.itemIds) metadata.item_ids = JSON.stringify(extra.itemIds);
   return writeSafetensors(tensors, metadata);
+}
+
+/** Interactions as text: per interaction zigzag(user - previous user), zigzag(item - previous item) as LEB128, base64. */
+export function encodeInteractions(train: Interactions): string {
+  const out = new Uint8Array(train.users.length * 10);
+  let at = 0;
+  const put = (delta: number) => {
+    let z = delta >= 0 ? delta * 2 : -delta * 2 - 1;
+    while (z >= 0x80) {
+      out[at++] = (z % 0x80) | 0x80;
+      z = Math.floor(z / 0x80);
+    }
+    out[at++] = z;
+  };
+  let pu = 0;
+  let pi = 0;
+  for (let k = 0; k < train.users.length; k++) {
+    put(train.users[k] - pu);
+    put(train.items[k] - pi);
+    pu = train.users[k];
+    pi = train.items[k];
+  }
+  let text = '';
+  for (let k = 0; k < at; k += 0x8000) text += String.fromCharCode(...out.subarray(k, Math.min(at, k + 0x8000)));
+  return btoa(text);
+}
+
+/** The inverse of `encodeInteractions`, checking the count and every id against the model's sizes. */
+export function decodeInteractions(text: string, count: number, numUsers: number, numItems: number, source: string): Interactions {
+  const bad = (why: string) => new IrllrecError('format', `${source}: metadata 'train': ${why}`);
+  let raw: string;
+  try {
+    raw = atob(text);
+  } catch {
+    throw bad('not base64');
+  }
+  if (!Number.isSafeInteger(count) || count < 0 || count * 2 > raw.length) throw bad(`num_train ${count} does not fit its ${raw.length} bytes`);
+  const users = new Uint32Array(count);
+  const items = new Uint32Array(count);
+  let at = 0;
+  const get = (): number => {
+    let z = 0;
+    let scale = 1;
+    for (;;) {
+      if (at >= raw.length) throw bad(`ends inside interaction ${count} expected`);
+      const b = raw.charCodeAt(at++);
+      z += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 0x80;
+      if (scale > 2 ** 35) throw bad('a varint longer than 5 bytes');
+    }
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  };
+  let u = 0;
+  let i = 0;
+  for (let k = 0; k < count; k++) {
+    u += get();
+    i += get();
+    if (u < 0 || u >= numUsers || i < 0 || i >= numItems) throw bad(`interaction ${k} (${u}, ${i}) is out of range (${numUsers} users, ${numItems} items)`);
+    users[k] = u;
+    items[k] = i;
+  }
+  if (at !== raw.length) throw bad(`${raw.length - at} bytes left after ${count} interactions`);
+  return { users, items };
 }
 
 function parseJson<T>(text: string, what: string, source: string): T {
@@ -107,9 +214,11 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelF
   }
   if (config.embeddingDim !== d) throw new IrllrecError('format', `${source}: config embeddingDim ${config.embeddingDim} but embeddings are ${d}-d`);
   let train: Interactions | null = null;
+  if (metadata.train !== undefined) train = decodeInteractions(metadata.train, Number(metadata.num_train), numUsers, numItems, source);
+  // Format version 1: two I32 tensors.
   const tu = raw.get('irllrec.train_users');
   const ti = raw.get('irllrec.train_items');
-  if (tu && ti) {
+  if (!train && tu && ti) {
     if (tu.dtype !== 'I32' || ti.dtype !== 'I32' || tu.shape.length !== 1 || ti.shape.length !== 1 || tu.shape[0] !== ti.shape[0]) {
       throw new IrllrecError('format', `${source}: training interactions must be two I32 vectors of equal length`);
     }
@@ -143,5 +252,21 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelF
     datasetName: metadata.dataset,
     textDims: { profile: tensors.get('mlp.0.weight')?.shape[1], intent: tensors.get('int_mlp.0.weight')?.shape[1] },
     native,
+    card: {
+      libraryVersion: metadata.library_version,
+      preset: metadata.preset ?? (native ? config.preset : undefined),
+      created: metadata.created,
+      metrics: metadata.metrics ? metricsOf(parseJson<unknown>(metadata.metrics, 'metrics', source), source) : undefined,
+      numUsers,
+      numItems,
+      numTrain: train?.users.length,
+    },
   };
+}
+
+function metricsOf(m: unknown, source: string): Record<string, number> {
+  if (typeof m !== 'object' || m === null || Array.isArray(m) || Object.values(m).some((v) => typeof v !== 'number')) {
+    throw new IrllrecError('format', `${source}: metadata 'metrics' must be an object of numbers`);
+  }
+  return m as Record<string, number>;
 }

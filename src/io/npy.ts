@@ -5,6 +5,7 @@
  * ended by '\n' (latin-1 in v1/v2, UTF-8 in v3), then the raw data. Browser-safe.
  */
 import { IrllrecError } from '../errors.js';
+import { refusePickle } from './pickle.js';
 import type { Matrix } from '../data/types.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93 N U M P Y
@@ -108,6 +109,7 @@ function parseHeaderDict(text: string, source: string): Map<string, PyValue> {
  * shape product × itemsize == remaining bytes, all checked before the output is allocated.
  */
 export function parseNpy(bytes: Uint8Array, source = 'array.npy'): Matrix {
+  refusePickle(bytes, source);
   if (bytes.length < 10) throw formatError(source, `not a .npy file: ${bytes.length} bytes, shorter than the 10-byte preamble`);
   for (let k = 0; k < MAGIC.length; k++) {
     if (bytes[k] !== MAGIC[k]) throw formatError(source, 'not a .npy file: the magic string \\x93NUMPY is missing');

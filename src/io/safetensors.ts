@@ -5,6 +5,7 @@
  * the tensors must tile the data section exactly: no overlap, no holes, no trailing bytes. Browser-safe.
  */
 import { IrllrecError } from '../errors.js';
+import { refusePickle } from './pickle.js';
 
 export interface SafeTensor {
   dtype: 'F32' | 'F64' | 'I32' | 'U32' | 'I64' | 'F16' | 'BF16';
@@ -186,6 +187,7 @@ export function writeSafetensors(tensors: Record<string, SafeTensor>, metadata?:
  * IrllrecError('format') naming the source, the tensor and the problem.
  */
 export function readSafetensors(bytes: Uint8Array, source = 'model.safetensors'): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
+  refusePickle(bytes, source);
   if (bytes.length < 8) throw formatError(source, `not a safetensors file: ${bytes.length} bytes, shorter than the 8-byte header length`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lo = dv.getUint32(0, true);

@@ -44,6 +44,7 @@ Defaults: the reference's batch 4096, lr 1e-3, up to 3000 epochs, validation eve
 after 5 validations without improvement (--patience 0: never stop early); --synthetic uses batch 256, lr 5e-3,
 up to 30 epochs. --lr accepts a decimal number.
   --quiet           no progress output
+  --verbose         also show Dawn's own warnings (e.g. its "artificially reduced" limit notes on lavapipe)
   --profile         (train) per-kernel GPU time from timestamp queries, printed to stderr after training
                     and included as "profile" in --json output (WebGPU with 'timestamp-query' only)
 `;
@@ -167,7 +168,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     },
   });
   if (values.out) {
-    await writeFileAtomic(String(values.out), await serializeModel(result.model, { train: ds.train, userIds: ds.userIds, itemIds: ds.itemIds, datasetName: ds.name }));
+    await writeFileAtomic(String(values.out), await serializeModel(result.model, { train: ds.train, userIds: ds.userIds, itemIds: ds.itemIds, datasetName: ds.name, metrics: result.val }));
     progress(c, `saved ${values.out}`, true);
   }
   const test = result.test;
@@ -357,6 +358,7 @@ export async function main(argv: string[]): Promise<number> {
         batch: { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
+        verbose: { type: 'boolean' }, // handled in bin.ts (Dawn's native warnings)
         backend: { type: 'string' },
         config: { type: 'string' },
         profile: { type: 'boolean' },

@@ -14,8 +14,7 @@ import { DEFAULT_MAX_MODEL_BYTES, type LoadOptions, type ModelSource, Recommende
 import { type TrainingCheckpoint, captureCheckpoint, parseCheckpoint, serializeCheckpoint } from '../train/checkpoint.js';
 import type { FitCheckpointOptions, TrainerState } from '../train/trainer.js';
 import { writeFileAtomic } from './files.js';
-import { createBackend } from '../backend.js';
-import { nodeGpu } from './gpu.js';
+import { createBackend } from './gpu.js';
 
 /** A file path of a string or file: URL source; null for other sources (bytes, http(s) URLs). */
 function pathOf(source: ModelSource): string | null {
@@ -53,7 +52,7 @@ export class Recommender extends CoreRecommender {
     if (path !== null) bytes = await readBounded(path, opts.maxBytes ?? DEFAULT_MAX_MODEL_BYTES, 'model file');
     const named = { ...opts, sourceName: opts.sourceName ?? path ?? undefined };
     if (opts.backend) return super.load(bytes, named);
-    const backend = await createBackend({ backend: 'auto', gpu: nodeGpu(), onNotice: opts.onNotice ?? (() => undefined) });
+    const backend = await createBackend({ backend: 'auto', onNotice: opts.onNotice ?? (() => undefined) });
     try {
       return await super.load(bytes, { ...named, backend, destroyBackend: opts.destroyBackend ?? true });
     } catch (e) {

@@ -88,7 +88,7 @@ export interface SimilarOptions {
 export interface RecommenderOptions {
   /**
    * Training interactions: the graph that E_fin is propagated over and the items `excludeSeen` removes.
-   * Required when the model file does not carry `irllrec.train_users/items` (e.g. a PyTorch export).
+   * Required when the model file does not carry them (e.g. a PyTorch export).
    */
   interactions?: Interactions;
   /**
@@ -289,7 +289,7 @@ export class Recommender {
     const file = parseModelFile(bytes, name);
     const train = opts.interactions ?? file.train;
     if (!train) {
-      throw new IrllrecError('data', `${name}: the file carries no training interactions (irllrec.train_users/items); pass them as options.interactions`);
+      throw new IrllrecError('data', `${name}: the file carries no training interactions (e.g. a PyTorch export); pass them as options.interactions`);
     }
     let be = opts.backend;
     let created = false;

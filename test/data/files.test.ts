@@ -6,7 +6,7 @@ import { IrllrecError } from '../../src/errors.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from '../../src/node/files.js';
 import type { Interactions } from '../../src/data/types.js';
-import { sharedData } from '../helpers.js';
+import { itWithData, sharedData } from '../helpers.js';
 
 
 function isSortedUnique(inter: Interactions): boolean {
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 describe('loadDatasetDir', () => {
-  it('loads ../shared/data/movielens with its four 512-d embedding files', async () => {
+  itWithData('loads ../shared/data/movielens with its four 512-d embedding files', async () => {
     const ds = await loadDatasetDir(sharedData('movielens'));
     expect([ds.name, ds.numUsers, ds.numItems]).toEqual(['movielens', 663, 4418]);
     expect([ds.train.users.length, ds.val.users.length, ds.test.users.length]).toEqual([35703, 11673, 11635]);
@@ -41,7 +41,7 @@ describe('loadDatasetDir', () => {
     expect(ds.userIds).toBeUndefined();
   });
 
-  it('loads ../shared/data/amazon without text', async () => {
+  itWithData('loads ../shared/data/amazon without text', async () => {
     const ds = await loadDatasetDir(sharedData('amazon'), { name: 'amazon-book' });
     expect([ds.name, ds.numUsers, ds.numItems]).toEqual(['amazon-book', 11000, 9332]);
     expect([ds.train.users.length, ds.val.users.length, ds.test.users.length]).toEqual([120464, 40290, 40106]);

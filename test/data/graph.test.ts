@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
 import { buildGraph, type Graph, userItemCsr } from '../../src/data/graph.js';
 import { datasetFromSplits } from '../../src/data/interactions.js';
-import { sharedData } from '../helpers.js';
+import { itWithData, sharedData } from '../helpers.js';
 
 
 /** Structural invariants every Graph must satisfy, checked edge by edge from the definition. */
@@ -56,7 +56,7 @@ describe('buildGraph', () => {
     expect(() => buildGraph(bad)).toThrow(/user 2 ≥ numUsers = 2/);
   });
 
-  it('builds the amazon training graph: 240,928 symmetric non-zeros, degrees as in spec §1.2', () => {
+  itWithData('builds the amazon training graph: 240,928 symmetric non-zeros, degrees as in spec §1.2', () => {
     const text = readFileSync(sharedData('amazon', 'train.tsv'), 'utf8');
     const amazon = datasetFromSplits({ train: text }, { numUsers: 11000, numItems: 9332 });
     const ga = buildGraph(amazon);

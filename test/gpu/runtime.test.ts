@@ -9,7 +9,7 @@ import { CpuBackend, WebGpuBackend } from '../../src/ops/tensor.js';
 
 describe('GPU runtime', () => {
   it('requests the adapter’s real limits, not the WebGPU defaults', async () => {
-    const adapter = (await nodeGpu().requestAdapter())!;
+    const adapter = (await (await nodeGpu()).requestAdapter())!;
     const ctx = await createGpuContext();
     expect(ctx.limits.maxStorageBufferBindingSize).toBe(Number(adapter.limits.maxStorageBufferBindingSize));
     expect(ctx.limits.maxBufferSize).toBe(Number(adapter.limits.maxBufferSize));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IrllrecError } from '../../src/errors.js';
 import { parseNpy, writeNpy } from '../../src/io/npy.js';
-import { sharedData } from '../helpers.js';
+import { itWithData, sharedData } from '../helpers.js';
 
 
 /**
@@ -125,7 +125,7 @@ describe('parseNpy / writeNpy', () => {
     for (const dict of bad) expect(() => parseNpy(makeNpy(1, dict, f32bytes([1])))).toThrow(IrllrecError);
   });
 
-  it('loads movielens item_profile.npy as 4418×512 with unit rows', () => {
+  itWithData('loads movielens item_profile.npy as 4418×512 with unit rows', () => {
     const m = parseNpy(new Uint8Array(readFileSync(sharedData('movielens', 'item_profile.npy'))), 'item_profile.npy');
     expect([m.rows, m.cols]).toEqual([4418, 512]);
     let worst = 0;

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '../../src/data/graph.js';
 import type { Interactions } from '../../src/data/types.js';
 import { IrllrecError } from '../../src/errors.js';
-import { serializeModel } from '../../src/io/modelfile.js';
+import { encodeInteractions, serializeModel } from '../../src/io/modelfile.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { modelConfig } from '../../src/models/config.js';
 import { RecModel } from '../../src/models/model.js';
 import type { Backend } from '../../src/ops/tensor.js';
@@ -149,10 +150,9 @@ describe('Recommender.load: damaged and oversized files get clear errors', () =>
     const [b] = tensorRange(nan, 'item_embeds');
     new DataView(nan.buffer).setFloat32(b + 4 * 13, Number.NaN, true);
     await expectError(Recommender.load(nan, { backend: be }), 'nonfinite', /'item_embeds' has a non-finite value at index 13/);
-    const badTrain = bytes.slice();
-    const [tb] = tensorRange(badTrain, 'irllrec.train_items');
-    new DataView(badTrain.buffer).setInt32(tb, NI + 5, true);
-    await expectError(Recommender.load(badTrain, { backend: be }), 'format', /training interaction 0 \(\d+, 28\) is out of range/);
+    const { tensors, metadata } = readSafetensors(bytes);
+    const badTrain = writeSafetensors(Object.fromEntries(tensors), { ...metadata, num_train: '1', train: encodeInteractions({ users: Uint32Array.of(3), items: Uint32Array.of(NI + 5) }) });
+    await expectError(Recommender.load(badTrain, { backend: be }), 'format', /metadata 'train': interaction 0 \(3, 28\) is out of range/);
   });
 
   it('files over maxBytes are refused before parsing; tables over the device limit before allocating', async () => {

@@ -3,16 +3,14 @@ import { serializeModel } from '../../src/io/modelfile.js';
 import { loadDatasetDir } from '../../src/node/files.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { fit } from '../../src/train/trainer.js';
-import { cpu, gpu } from '../helpers.js';
+import { cpu, gpu, itWithData, sharedData } from '../helpers.js';
 import { foldInVersusPopularity, holdOut } from './foldin.js';
-
-const MOVIELENS = new URL('../../../shared/data/movielens', import.meta.url).pathname;
 
 afterAll(async () => (await gpu()).destroy());
 
 describe('personalize on MovieLens (real data)', () => {
-  it('held-out users folded in from their training items beat popularity on their test items', async () => {
-    const full = await loadDatasetDir(MOVIELENS);
+  itWithData('held-out users folded in from their training items beat popularity on their test items', async () => {
+    const full = await loadDatasetDir(sharedData('movielens'));
     const { data, heldOut } = holdOut(full, 6);
     // LightGCN for 16 epochs on the CPU backend (≈ 10 s here), served from its model file on the GPU.
     const res = await fit(cpu('f32'), data, { model: 'lightgcn', config: { embeddingDim: 32, layers: 2, keepRate: 1, reg: 1e-4 }, epochs: 16, batchSize: 4096, lr: 0.02 });
