@@ -28,7 +28,7 @@ export { modelConfig, presetFor, MODEL_KINDS, PRESET_NAMES, REFERENCE_DATASETS, 
 export { RecModel, type Batch, type ModelData, type StepOptions } from './models/model.js';
 export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport, type TrainerState, type FitCheckpointOptions } from './train/trainer.js';
 export { evaluate, type EvaluateOptions } from './train/evaluate.js';
-export { MetricAccumulator, metricKeys, type Metrics } from './train/metrics.js';
+export { MetricAccumulator, metricKeys, checkMetrics, METRIC_NAMES, DEFAULT_METRICS, type MetricName, type Metrics } from './train/metrics.js';
 
 // Serving and checkpoints
 export * from './serve/index.js';

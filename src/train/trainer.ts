@@ -15,7 +15,7 @@ import { checkPlan, modelPlanInput, planBindings } from '../models/plan.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
 import { Rng } from '../util/random.js';
 import { type EvaluateOptions, evaluate } from './evaluate.js';
-import type { Metrics } from './metrics.js';
+import { DEFAULT_METRICS, type Metrics } from './metrics.js';
 
 export interface EpochReport {
   epoch: number;
@@ -166,6 +166,9 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   let aborted = false;
   const count = data.train.users.length;
   const hasVal = data.val.users.length > 0;
+  // Early stopping reads Recall: it is computed whatever else `evaluation.metrics` asks for.
+  const asked = opts.evaluation?.metrics ?? DEFAULT_METRICS;
+  const evalOpts: EvaluateOptions = { ...opts.evaluation, ks: opts.ks, metrics: asked.includes('recall') ? asked : ['recall', ...asked] };
 
   try {
     outer: for (let epoch = stoppedEarly || stepsDone ? epochs : (resume?.epoch ?? 0); epoch < epochs; epoch++) {
@@ -202,7 +205,7 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
       const report: EpochReport = { epoch, steps: epochSteps, losses: sums, seconds: 0 };
       const lastEpoch = epoch === epochs - 1 || (opts.maxSteps !== undefined && steps >= opts.maxSteps);
       if (hasVal && (epoch % evalEvery === 0 || (lastEpoch && snapshot === null))) {
-        const val = await evaluate(model, data, 'val', { ...opts.evaluation, ks: opts.ks });
+        const val = await evaluate(model, data, 'val', evalOpts);
         report.val = val;
         const r20 = val['recall@20'] ?? val[`recall@${Math.max(...(opts.ks ?? [20]))}`];
         if (r20 > best) {
@@ -233,8 +236,8 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
     if (snapshot) restoreSnapshot(model, snapshot);
   }
   if (snapshot) for (const t of snapshot.values()) t.dispose();
-  const val = hasVal ? await evaluate(model, data, 'val', { ...opts.evaluation, ks: opts.ks }) : {};
-  const test = data.test.users.length > 0 ? await evaluate(model, data, 'test', { ...opts.evaluation, ks: opts.ks }) : {};
+  const val = hasVal ? await evaluate(model, data, 'val', evalOpts) : {};
+  const test = data.test.users.length > 0 ? await evaluate(model, data, 'test', evalOpts) : {};
   return { model, history, bestEpoch, val, test, steps, seconds: (now() - t0) / 1000, stoppedEarly, aborted };
 }
 
