@@ -10,7 +10,7 @@ import type { RecModel } from '../models/model.js';
 import { bindingLimit, chunkRows, rowsThatFit } from '../models/plan.js';
 import { gatherRows } from '../ops/gather.js';
 import { csrTensor, disposeCsr } from '../ops/spmm.js';
-import { scoreTopKAuto } from '../ops/topk.js';
+import { TOPK_MAX_K, scoreTopKAuto } from '../ops/topk.js';
 
 export interface Recommendation {
   ids: Uint32Array;
@@ -23,7 +23,7 @@ export async function recommendForUsers(model: RecModel, train: Interactions | n
   const nu = model.numUsers;
   const ni = model.numItems;
   const d = model.config.embeddingDim;
-  if (!Number.isInteger(k) || k < 1 || k > 100 || k > ni) throw new IrllrecError('range', `recommend: k must be an integer in 1..min(100, ${ni}), got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > TOPK_MAX_K || k > ni) throw new IrllrecError('range', `recommend: k must be an integer in 1..min(${TOPK_MAX_K}, ${ni}), got ${k}`);
   for (let r = 0; r < users.length; r++) if (users[r] >= nu) throw new IrllrecError('range', `recommend: user ${users[r]} at position ${r} is out of range (${nu} users)`);
   const R = users.length;
   if (R === 0) return [];

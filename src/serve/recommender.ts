@@ -56,7 +56,7 @@ export type ModelSource = Uint8Array | ArrayBuffer | URL | string;
 
 /** Options of `recommend`. */
 export interface RecommendOptions {
-  /** Items per user (1…100; default 20). Fewer come back when fewer candidates remain. */
+  /** Items per user (1…TOPK_MAX_K = 1,024; default 20). Fewer come back when fewer candidates remain. */
   k?: number;
   /** Remove each user's training items (personalised users: their `items`) from the candidates (default true). */
   excludeSeen?: boolean;
