@@ -15,6 +15,7 @@ export { Rng, hashU32, hashUniform, hashNormal } from './util/random.js';
 export type { Dataset, Interactions, Matrix, TextEmbeddings } from './data/types.js';
 export { parseInteractionText, datasetFromSplits, splitInteractions, datasetFromFiles } from './data/interactions.js';
 export { buildGraph, userItemCsr, type Graph } from './data/graph.js';
+export { IdMap, type OriginalId } from './data/ids.js';
 export { sampleNegatives, epochBatches } from './data/sampler.js';
 export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
 

@@ -5,8 +5,10 @@
 export {
   DEFAULT_MAX_MODEL_BYTES,
   type ItemFilter,
+  type ItemRef,
   type LoadOptions,
   type ModelSource,
+  type Ranking,
   type Recommendation,
   Recommender,
   type RecommenderOptions,
