@@ -31,8 +31,13 @@ export interface EpochReport {
 
 export interface StepReport {
   epoch: number;
+  /** Steps done in this epoch (1 … stepsInEpoch). */
   step: number;
   stepsInEpoch: number;
+  /** Epochs the run may take (`epochs`; early stopping or `maxSteps` may end it sooner). */
+  epochs: number;
+  /** Optimiser steps done in the whole run (resumed runs count the earlier steps). */
+  steps: number;
   losses: LossComponents;
 }
 
@@ -198,7 +203,7 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
         }
         steps++;
         epochSteps++;
-        opts.onStep?.({ epoch, step: epochSteps, stepsInEpoch: batches.length, losses });
+        opts.onStep?.({ epoch, step: epochSteps, stepsInEpoch: batches.length, epochs, steps, losses });
         if (opts.maxSteps !== undefined && steps >= opts.maxSteps) break;
       }
       for (const k of Object.keys(sums) as (keyof LossComponents)[]) sums[k] /= Math.max(1, epochSteps);
