@@ -71,6 +71,8 @@ const DETAILS: Record<string, string> = {
 (metric<TAB>k<TAB>value, after a header line), or one JSON object with --json ("recall@20": …).
   -k LIST           cut-offs, a comma list (default 5,10,20; each at most ${TOPK_MAX_K})
   --metrics LIST    any of ${METRIC_NAMES.join(', ')} (default: all)
+  --per-user FILE   also write each evaluated user's metrics to FILE (TSV: user, then one column per metric
+                    and cut-off, cut-offs ascending; original user ids), atomically
 Definitions (means over the users with at least one item in the split; T = their items, rel_j = 1 when the
 item at rank j is in T): Recall@K = hits/|T|; NDCG@K = DCG/IDCG with 1/log2(j+1) gains, the ideal list
 min(K, |T|) long; Precision@K = hits/K; Hit@K = 1 when hits > 0; MRR@K = 1/(rank of the first hit) within K,

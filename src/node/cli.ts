@@ -15,10 +15,10 @@ import { type RunConfig, parseRunConfig } from '../train/runconfig.js';
 import { RecModel } from '../models/model.js';
 import type { KernelTiming, Profiler } from '../gpu/profiler.js';
 import type { Backend, WebGpuBackend } from '../ops/tensor.js';
-import { evaluate } from '../train/evaluate.js';
 import { type EpochReport, fit } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
-import { CLI_METRICS, checkOptions, commandUsage, packageVersion, parseKs, parseMetrics } from './cli-options.js';
+import { runEval } from './cli-eval.js';
+import { checkOptions, commandUsage, packageVersion } from './cli-options.js';
 import { Progress, rateAndEta } from './cli-progress.js';
 import { recommendRequest, runRecommend, writeStdout } from './cli-recommend.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
@@ -31,6 +31,7 @@ Usage:
                 [--epochs N] [--patience N] [--eval-every N] [--seed S] [--out FILE] [--max-steps N]
                 [--init FILE] [--batch-size B] [--lr X] [--random-text DIM] [--profile]
   irllrec eval --model FILE --data DIR [--split test|val] [-k 5,10,20] [--metrics recall,ndcg,precision,hit,mrr,map]
+               [--per-user FILE]
   irllrec recommend --model FILE [--data DIR] --user ID [-k 20]
   irllrec recommend --model FILE [--data DIR] --users FILE|all [--out FILE] [-k 20] [--chunk 1024]
   irllrec loss --model FILE --data DIR --batch FILE [--seed S]
@@ -287,17 +288,13 @@ async function loadModelFor(values: Record<string, unknown>, be: Backend, needDa
 
 async function cmdEval(values: Record<string, unknown>, c: Common) {
   const be = await backendFor(c);
-  const { model, ds } = await loadModelFor(values, be, true);
-  const split = values.split === 'val' ? 'val' : 'test';
-  const ks = values.k === undefined ? [5, 10, 20] : parseKs(String(values.k));
-  const metrics = values.metrics === undefined ? CLI_METRICS : parseMetrics(String(values.metrics));
-  const m = await evaluate(model, ds!, split, { ks, metrics });
-  progress(c, `${split}: ${m.users} users`, true);
-  model.dispose();
-  be.destroy();
-  // TSV: one line per metric and cut-off, in the order asked.
-  if (!c.json) await writeStdout(`metric\tk\tvalue\n${ks.flatMap((k) => metrics.map((name) => `${name}\t${k}\t${m[`${name}@${k}`]}\n`)).join('')}`);
-  return { split, ...m };
+  const { model, ds, file } = await loadModelFor(values, be, true);
+  try {
+    return await runEval(values, { model, data: ds!, userIds: ds!.userIds ?? file.userIds }, { json: c.json, log: (line) => progress(c, line, true) });
+  } finally {
+    model.dispose();
+    be.destroy();
+  }
 }
 
 async function cmdRecommend(values: Record<string, unknown>, c: Common) {
@@ -371,6 +368,7 @@ export async function main(argv: string[]): Promise<number> {
         users: { type: 'string' },
         chunk: { type: 'string' },
         metrics: { type: 'string' },
+        'per-user': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         k: { type: 'string', short: 'k' },
         batch: { type: 'string' },

@@ -18,6 +18,8 @@ export interface EvaluateOptions {
   ks?: number[];
   /** Metrics to compute (default recall and ndcg, the reference's; see src/train/metrics.ts for the definitions). */
   metrics?: readonly MetricName[];
+  /** Receives each evaluated user's own metrics (dense user index; the means are over these). */
+  onUser?: (user: number, metrics: Metrics) => void;
   /** Users scored per dispatch (bounds memory; default 2048; fewer when a chunk's buffers would exceed the device limits). */
   usersPerChunk?: number;
 }
@@ -82,7 +84,8 @@ async function evaluateOnDevice(model: RecModel, data: Dataset, split: 'val' | '
       const ranked = await be.read(topIds);
       for (let r = 0; r < R; r++) {
         const u = users[r];
-        acc.add(ranked.subarray(r * kmax, (r + 1) * kmax), truth.colIdx.subarray(truth.rowPtr[u], truth.rowPtr[u + 1]));
+        const m = acc.add(ranked.subarray(r * kmax, (r + 1) * kmax), truth.colIdx.subarray(truth.rowPtr[u], truth.rowPtr[u + 1]));
+        if (m && opts.onUser) opts.onUser(u, m);
       }
       for (const t of [ids, uEmb, topIds, topVals]) t.dispose();
       disposeCsr(exclude);

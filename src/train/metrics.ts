@@ -53,9 +53,14 @@ export class MetricAccumulator {
     this.sums = this.ks.map(() => new Float64Array(this.metrics.length));
   }
 
-  add(ranked: ArrayLike<number>, truth: ArrayLike<number>): void {
+  /**
+   * Adds one user; returns its metrics (keys as `result()`'s), or null for a user without ground truth (not
+   * counted).
+   */
+  add(ranked: ArrayLike<number>, truth: ArrayLike<number>): Metrics | null {
     const nTrue = truth.length;
-    if (nTrue === 0) return;
+    if (nTrue === 0) return null;
+    const user: Metrics = {};
     const kmax = this.ks[this.ks.length - 1];
     let hits = 0;
     let dcg = 0;
@@ -74,11 +79,14 @@ export class MetricAccumulator {
       for (; ki < this.ks.length && this.ks[ki] === r; ki++) {
         const s = this.sums[ki];
         this.metrics.forEach((m, mi) => {
-          s[mi] += m === 'recall' ? hits / nTrue : m === 'ndcg' ? dcg / idcg : m === 'precision' ? hits / r : m === 'hit' ? (hits > 0 ? 1 : 0) : m === 'mrr' ? (firstHit ? 1 / firstHit : 0) : apSum / Math.min(nTrue, r);
+          const v = m === 'recall' ? hits / nTrue : m === 'ndcg' ? dcg / idcg : m === 'precision' ? hits / r : m === 'hit' ? (hits > 0 ? 1 : 0) : m === 'mrr' ? (firstHit ? 1 / firstHit : 0) : apSum / Math.min(nTrue, r);
+          s[mi] += v;
+          user[`${m}@${r}`] = v;
         });
       }
     }
     this.users++;
+    return user;
   }
 
   /** Means over the users added (0 when none): keys `<metric>@<K>`, per K in increasing order. */

@@ -140,11 +140,25 @@ describe('irllrec CLI: results on stdout, batch export, eval lists, help and enu
     expect(m.get('recall@200')!).toBeGreaterThan(m.get('recall@50')!);
     expect(m.get('hit@200')!).toBeGreaterThanOrEqual(m.get('hit@50')!);
     expect(m.get('mrr@50')!).toBeGreaterThanOrEqual(m.get('mrr@10')!);
-    const j = await cli(['eval', '--model', synth, '--data', data, '-k', '10,50,200', '--metrics', 'recall,map,mrr,hit', '--json']);
+    const perUser = join(dir, 'per-user.tsv');
+    const j = await cli(['eval', '--model', synth, '--data', data, '-k', '50,10,200', '--metrics', 'recall,map,mrr,hit', '--json', '--per-user', perUser]);
+    expect(j.code, j.stderr).toBe(0);
     const out = JSON.parse(j.stdout);
     for (const [key, v] of m) expect(out[key]).toBeCloseTo(v, 12);
     expect(out.split).toBe('test');
     expect(out.users).toBeGreaterThan(0);
+    // Per user: one row per evaluated user (original ids: the synthetic set has none, so the indices), whose
+    // column means are the aggregates.
+    const [header, ...body] = readFileSync(perUser, 'utf8').trimEnd().split('\n');
+    const cols = header.split('\t');
+    expect(cols).toEqual(['user', ...m.keys()]);
+    expect(body).toHaveLength(out.users);
+    const testUsers = new Set(Array.from(ds.test.users, String));
+    for (const line of body) expect(testUsers.has(line.split('\t')[0])).toBe(true);
+    cols.slice(1).forEach((key, c) => {
+      const mean = body.reduce((a, line) => a + Number(line.split('\t')[c + 1]), 0) / body.length;
+      expect(mean, key).toBeCloseTo(out[key], 9);
+    });
   });
 
   it('--version, help COMMAND and COMMAND --help exit 0; unknown enum values exit 2 naming option, value and choices', async () => {

@@ -53,10 +53,20 @@ describe('ranking metrics against a brute-force reference', () => {
       if (u % 17 === 0) truth.clear();
       // Most lists hold max(K) items; some are shorter (padding removed): the rest are misses.
       const ranked = perm.slice(0, u % 5 === 0 ? 30 : 120);
-      acc.add(ranked, [...truth].sort((a, b) => a - b));
-      if (truth.size === 0) continue;
+      const own = acc.add(ranked, [...truth].sort((a, b) => a - b));
+      if (truth.size === 0) {
+        expect(own).toBeNull();
+        continue;
+      }
       users++;
-      for (const K of ks) for (const m of METRIC_NAMES) sums.set(`${m}@${K}`, (sums.get(`${m}@${K}`) ?? 0) + reference(m, ranked, truth, K));
+      expect(Object.keys(own!)).toEqual(metricKeys(ks, METRIC_NAMES));
+      for (const K of ks) {
+        for (const m of METRIC_NAMES) {
+          const v = reference(m, ranked, truth, K);
+          expect(own![`${m}@${K}`], `user ${u} ${m}@${K}`).toBeCloseTo(v, 12);
+          sums.set(`${m}@${K}`, (sums.get(`${m}@${K}`) ?? 0) + v);
+        }
+      }
     }
     const res = acc.result();
     expect(acc.users).toBe(users);
