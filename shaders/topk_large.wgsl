@@ -1,4 +1,4 @@
-// Per-row top-k selection for large k (TOPK_FAST_MAX_K < k ≤ LCAP = 1024): the same contract as `topk.wgsl`
+// Per-row top-k selection for large k (TOPK_FAST_MAX_K < k ≤ CAP = 1024): the same contract as `topk.wgsl`
 // (same bindings, parameters, score preludes, order, masking, padding and output), by radix selection.
 //
 // Every candidate entry (v, c) gets a 64-bit key (hi, lo): hi = the f32 bits of v mapped so that unsigned
@@ -6,98 +6,24 @@
 // kernel's strict total order. A pass over the row counts, in a 256-bin histogram, the next 8 bits of the keys
 // that share the f bits fixed so far (the bucket); the bin holding the k-th best key is fixed next (its
 // entries stay in the bucket, the bins above are selected: `gt`). Passes stop as soon as the selected entries
-// and the bucket fit the LCAP-entry buffer (after 8 passes the bucket is one key). A last pass appends the
+// and the bucket fit the CAP-entry buffer (after 8 passes the bucket is one key). A last pass appends the
 // selected entries and the bucket to the buffer; one bitonic sort; its first k entries are written (slots past
-// the count hold the sentinel, i.e. the padding). A row with at most LCAP candidates needs one counting pass.
+// the count hold the sentinel, i.e. the padding). A row with at most CAP candidates needs one counting pass.
 // Scores are recomputed by every pass (same code, same value): fused rows never store the R×n matrix.
 //
-// Bindings: as `topk.wgsl` (0..2 the prelude, 3 exRowPtr, 4 exCol, 5 outIds, 6 outVals, 7 params).
+// Bindings: as `topk.wgsl` (0..2 the prelude, 3 exRowPtr, 4 exCol, 5 outIds, 6 outVals, 7 params; declared in
+// `topk_common.wgsl`).
 // Dispatch: one workgroup of WG threads per row, 1-D grid (grid1d) over rows row0 … rows − 1.
 // Workgroup memory: 2 × 1 KiB bitmap + 1 KiB histogram + 8 KiB buffer (within the 16 KiB WebGPU minimum).
 
 override WG: u32 = 64u;
-const LCAP: u32 = 1024u;      // buffer entries; k ≤ LCAP
-const NONE: u32 = 0xffffffffu;
+const CAP: u32 = 1024u;       // buffer entries; k ≤ CAP
 const CH: u32 = 8192u;        // columns per bitmap chunk
 const CH_WORDS: u32 = 256u;   // CH / 32
+// Bindings, the candidate buffer, the bitmap and the shared helpers: `topk_common.wgsl`.
 
-@group(0) @binding(3) var<storage, read> exRowPtr: array<u32>;
-@group(0) @binding(4) var<storage, read> exCol: array<u32>;
-@group(0) @binding(5) var<storage, read_write> outIds: array<u32>;
-@group(0) @binding(6) var<storage, read_write> outVals: array<f32>;
-@group(0) @binding(7) var<uniform> params: Params;
-
-var<workgroup> excludedBits: array<atomic<u32>, CH_WORDS>;
-var<workgroup> excluded: array<u32, CH_WORDS>;
 var<workgroup> hist: array<atomic<u32>, 256>;
-var<workgroup> candV: array<f32, LCAP>;
-var<workgroup> candI: array<u32, LCAP>;
-var<workgroup> candCount: atomic<u32>;
-var<workgroup> countShared: u32;
 var<workgroup> selShared: vec4<u32>;  // chosen digit, entries in the bins above it, its entries, all entries
-
-fn precedes(v: f32, c: u32, w: f32, e: u32) -> bool {
-  return v > w || (v == w && c < e);
-}
-
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
-fn next_pow2(x: u32) -> u32 {
-  var p = 1u;
-  while (p < x) { p = p << 1u; }
-  return p;
-}
-
-// Bitonic sort of candV/candI[0..size) best-first (size a power of two, uniform); [count, size) first get the
-// sentinel. Every step ends with a barrier.
-fn sort_candidates(count: u32, size: u32, lid: u32, neg_inf: f32) {
-  for (var i = count + lid; i < size; i = i + WG) {
-    candV[i] = neg_inf;
-    candI[i] = NONE;
-  }
-  workgroupBarrier();
-  for (var blk = 2u; blk <= size; blk = blk << 1u) {
-    for (var j = blk >> 1u; j > 0u; j = j >> 1u) {
-      for (var t = lid; t < (size >> 1u); t = t + WG) {
-        let i = ((t & ~(j - 1u)) << 1u) | (t & (j - 1u));
-        let p = i + j;
-        let av = candV[i];
-        let ai = candI[i];
-        let bv = candV[p];
-        let bi = candI[p];
-        var swap = precedes(bv, bi, av, ai);
-        if ((i & blk) != 0u) { swap = precedes(av, ai, bv, bi); }
-        if (swap) {
-          candV[i] = bv;
-          candI[i] = bi;
-          candV[p] = av;
-          candI[p] = ai;
-        }
-      }
-      workgroupBarrier();
-    }
-  }
-}
-
-// Mark the excluded columns of [b0, b1) of the row in the bitmap (bit c − b0).
-fn load_bitmap(b0: u32, b1: u32, ex0: u32, ex1: u32, lid: u32) {
-  workgroupBarrier();
-  let words = (b1 - b0 + 31u) / 32u;
-  for (var w = lid; w < words; w = w + WG) { atomicStore(&excludedBits[w], 0u); }
-  workgroupBarrier();
-  for (var e = ex0 + lid; e < ex1; e = e + WG) {
-    let col = exCol[e];
-    if (col >= b0 && col < b1) {
-      let o = col - b0;
-      atomicOr(&excludedBits[o >> 5u], 1u << (o & 31u));
-    }
-  }
-  workgroupBarrier();
-  for (var w = lid; w < words; w = w + WG) { excluded[w] = atomicLoad(&excludedBits[w]); }
-  workgroupBarrier();
-}
 
 // Unsigned key whose order is the numeric order of v (not NaN); −0 and +0 share a key.
 fn key_hi(v: f32) -> u32 {
@@ -128,17 +54,11 @@ struct Pass {
   collect: bool,  // false: count the bucket's next digit; true: append the selected entries and the bucket
 }
 
-// One entry of the row: (masked) score v at column c, b0 the bitmap chunk's first column.
+// One entry of the row: score raw at column c, b0 the bitmap chunk's first column.
 fn visit(raw: f32, c: u32, b0: u32, p: Pass) {
-  var v = raw;
-  if (is_nan(v)) { v = params.neg_inf; }
-  if (p.has_ex) {
-    let o = c - b0;
-    if (((excluded[o >> 5u] >> (o & 31u)) & 1u) != 0u) {
-      if (params.drop_masked != 0u) { return; }
-      v = params.mask_value;
-    }
-  }
+  let s = masked(raw, c, b0, p.has_ex);
+  if (!s.ok) { return; }
+  let v = s.v;
   let kh = key_hi(v);
   let kl = ~c;
   let m = top_masks(p.f);
@@ -148,7 +68,7 @@ fn visit(raw: f32, c: u32, b0: u32, p: Pass) {
   if (p.collect) {
     if (in_bucket || mh > p.prefix.x || (mh == p.prefix.x && ml > p.prefix.y)) {
       let slot = atomicAdd(&candCount, 1u);
-      if (slot < LCAP) {
+      if (slot < CAP) {
         candV[slot] = v;
         candI[slot] = c;
       }
@@ -164,7 +84,7 @@ fn visit(raw: f32, c: u32, b0: u32, p: Pass) {
 fn scan_row(row: u32, n: u32, ex0: u32, ex1: u32, lid: u32, p: Pass) {
   for (var b0 = 0u; b0 < n; b0 = b0 + CH) {
     let b1 = min(n, b0 + CH);
-    if (p.has_ex) { load_bitmap(b0, b1, ex0, ex1, lid); }
+    if (p.has_ex) { load_bitmap(row, b0, b1, ex0, ex1, lid); }
     for (var c = b0 + 4u * lid; c < b1; c = c + 4u * WG) {
       let cnt = min(4u, b1 - c);
       var s4: vec4<f32>;
@@ -218,21 +138,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let s = workgroupUniformLoad(&selShared);
     // The whole row fits the buffer (or has at most k candidates): the bucket is everything.
-    if (p.f == 0u && s.w <= LCAP) { break; }
+    if (p.f == 0u && s.w <= CAP) { break; }
     if (p.f < 32u) { p.prefix.x = p.prefix.x | (s.x << (24u - p.f)); } else { p.prefix.y = p.prefix.y | (s.x << (56u - p.f)); }
     p.f = p.f + 8u;
     gt = gt + s.y;
     want = want - s.y;
-    if (gt + s.z <= LCAP || p.f == 64u) { break; }
+    if (gt + s.z <= CAP || p.f == 64u) { break; }
   }
 
   if (lid == 0u) { atomicStore(&candCount, 0u); }
   workgroupBarrier();
   p.collect = true;
   scan_row(row, n, ex0, ex1, lid, p);
-  if (lid == 0u) { countShared = min(atomicLoad(&candCount), LCAP); }
-  let count = workgroupUniformLoad(&countShared);
-  sort_candidates(count, next_pow2(max(count, k)), lid, neg_inf);
+  let count = min(shared_count(lid), CAP);
+  sort_candidates(count, next_pow2(max(count, k)), 2u, lid, neg_inf);
 
   let obase = row * k;
   for (var t = lid; t < k; t = t + WG) {

@@ -11,6 +11,7 @@
  * `scoreTopK` computes the scores U_r·I_c inside the kernel, so the R×n matrix is never stored.
  */
 import topkWgsl from '../../shaders/topk.wgsl';
+import commonWgsl from '../../shaders/topk_common.wgsl';
 import fusedWgsl from '../../shaders/topk_fused.wgsl';
 import fused4Wgsl from '../../shaders/topk_fused4.wgsl';
 import largeWgsl from '../../shaders/topk_large.wgsl';
@@ -55,17 +56,17 @@ const TOPK_PARAMS = {
 const TOPK_STORAGE = ['read', 'read', 'read', 'read', 'read', 'rw', 'rw'] as const;
 /** The selection core with one of its score preludes: a score matrix (any n; vec4 rows when n % 4 = 0), fused dots (any d; vec4 rows when d % 4 = 0). */
 const kernels = {
-  scores: new Kernel({ name: 'topk', code: `${scoresWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  scores4: new Kernel({ name: 'topk4', code: `${scores4Wgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  fused: new Kernel({ name: 'topk_fused', code: `${fusedWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  fused4: new Kernel({ name: 'topk_fused4', code: `${fused4Wgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  scores: new Kernel({ name: 'topk', code: `${scoresWgsl}\n${commonWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  scores4: new Kernel({ name: 'topk4', code: `${scores4Wgsl}\n${commonWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  fused: new Kernel({ name: 'topk_fused', code: `${fusedWgsl}\n${commonWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  fused4: new Kernel({ name: 'topk_fused4', code: `${fused4Wgsl}\n${commonWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
 };
 /** The same preludes with the large-k selection core (k > TOPK_FAST_MAX_K). */
 const largeKernels = {
-  scores: new Kernel({ name: 'topk_large', code: `${scoresWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  scores4: new Kernel({ name: 'topk_large4', code: `${scores4Wgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  fused: new Kernel({ name: 'topk_large_fused', code: `${fusedWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  fused4: new Kernel({ name: 'topk_large_fused4', code: `${fused4Wgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  scores: new Kernel({ name: 'topk_large', code: `${scoresWgsl}\n${commonWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  scores4: new Kernel({ name: 'topk_large4', code: `${scores4Wgsl}\n${commonWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  fused: new Kernel({ name: 'topk_large_fused', code: `${fusedWgsl}\n${commonWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  fused4: new Kernel({ name: 'topk_large_fused4', code: `${fused4Wgsl}\n${commonWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
 };
 
 interface Checked {
