@@ -172,7 +172,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
       firstStep ??= { steps: s.steps - 1, t: Date.now() };
       const total = Math.min(s.epochs * s.stepsInEpoch, flag('max-steps') ?? Infinity);
       const speed = rateAndEta(s.steps - firstStep.steps, total - firstStep.steps, (Date.now() - firstStep.t) / 1000, 'steps');
-      progress(c, `epoch ${s.epoch + 1}/${s.epochs} step ${s.step}/${s.stepsInEpoch} (${s.steps}/${total})  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${speed}  ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      progress(c, `epoch ${s.epoch} of ${s.epochs}, step ${s.step}/${s.stepsInEpoch}, ${s.steps}/${total} steps  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${speed}  ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     },
     onEpoch: (r: EpochReport) => {
       const val = r.val ? `  val recall@20 ${fmt(r.val['recall@20'])} ndcg@20 ${fmt(r.val['ndcg@20'])}${r.improved ? ' *' : ''}` : '';

@@ -195,11 +195,12 @@ describe('irllrec CLI: results on stdout, batch export, eval lists, help and enu
     expect(r.stderr).not.toMatch(/[\r\x1b]/);
     const lines = r.stderr.split('\n');
     const firstEpochEnd = lines.findIndex((l) => l.startsWith('epoch 0:'));
-    const stepLines = lines.slice(0, firstEpochEnd).filter((l) => /^epoch 1\/2 step \d+\/(\d+) \(\d+\/\d+\) .* [\d.]+ steps\/s, ETA [\d.]+s/.test(l));
+    // epochs are numbered from 0 as in the epoch lines
+    const stepLines = lines.slice(0, firstEpochEnd).filter((l) => /^epoch 0 of 2, step \d+\/\d+, \d+\/\d+ steps .* [\d.]+ steps\/s, ETA [\d.]+s/.test(l));
     expect(stepLines.length, r.stderr).toBeGreaterThanOrEqual(2);
     // the totals: steps per epoch × 2 epochs
     const [, perEpoch] = /step \d+\/(\d+)/.exec(stepLines[0])!;
-    expect(stepLines[0]).toContain(`/${2 * Number(perEpoch)})`);
+    expect(stepLines[0]).toContain(`/${2 * Number(perEpoch)} steps`);
     const q = await cli([...args, '--quiet'], { IRLLREC_PROGRESS_MS: '50' });
     expect(q.code).toBe(0);
     expect(q.stderr).toBe('');
