@@ -15,6 +15,7 @@ export { Rng, hashU32, hashUniform, hashNormal } from './util/random.js';
 export type { Dataset, Interactions, Matrix, TextEmbeddings } from './data/types.js';
 export { parseInteractionText, datasetFromSplits, splitInteractions, datasetFromFiles } from './data/interactions.js';
 export { buildGraph, userItemCsr, type Graph } from './data/graph.js';
+export { IdMap, type OriginalId } from './data/ids.js';
 export { sampleNegatives, epochBatches } from './data/sampler.js';
 export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
 
@@ -31,7 +32,7 @@ export { evaluate, type EvaluateOptions } from './train/evaluate.js';
 export { alignmentDiagnostics, activeTerms, type AlignmentDiagnostics } from './train/diagnostics.js';
 export { itemTopIntents, clusterAgreement, chanceAgreement, type ClusterAgreement } from './train/intents.js';
 export { parseRunConfig, runConfigFromObject, runConfigToObject, checkRunField, RUN_CONFIG_FIELDS, type RunConfig, type TrainerSettings } from './train/runconfig.js';
-export { MetricAccumulator, metricKeys, type Metrics } from './train/metrics.js';
+export { MetricAccumulator, metricKeys, checkMetrics, METRIC_NAMES, DEFAULT_METRICS, type MetricName, type Metrics } from './train/metrics.js';
 export { VERSION } from './version.js';
 
 // Serving and checkpoints

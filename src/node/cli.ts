@@ -1,6 +1,7 @@
 /**
- * The `irllrec` command line: train, eval, recommend, loss. Progress goes to stderr (a live line on a
- * terminal); with --json, one JSON object with the results goes to stdout.
+ * The `irllrec` command line: train, eval, recommend, loss. Results go to stdout (eval, recommend: TSV; with
+ * --json, one JSON object); progress and logs go to stderr (a live line on a terminal, a line every few
+ * seconds elsewhere: src/node/cli-progress.ts).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -14,9 +15,12 @@ import { type RunConfig, parseRunConfig } from '../train/runconfig.js';
 import { RecModel } from '../models/model.js';
 import type { KernelTiming, Profiler } from '../gpu/profiler.js';
 import type { Backend, WebGpuBackend } from '../ops/tensor.js';
-import { evaluate } from '../train/evaluate.js';
 import { type EpochReport, fit } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
+import { runEval } from './cli-eval.js';
+import { checkOptions, commandUsage, packageVersion } from './cli-options.js';
+import { Progress, rateAndEta } from './cli-progress.js';
+import { recommendRequest, runRecommend, writeStdout } from './cli-recommend.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
 import { createBackend } from './index.js';
 
@@ -26,12 +30,15 @@ Usage:
   irllrec train [--data DIR|FILE | --synthetic] [--model lightgcn|rlmrec|irllrec] [--preset reference|default]
                 [--epochs N] [--patience N] [--eval-every N] [--seed S] [--out FILE] [--max-steps N]
                 [--init FILE] [--batch-size B] [--lr X] [--random-text DIM] [--profile]
-  irllrec eval --model FILE --data DIR [--split test|val]
+  irllrec eval --model FILE --data DIR [--split test|val] [-k 5,10,20] [--metrics recall,ndcg,precision,hit,mrr,map]
+               [--per-user FILE]
   irllrec recommend --model FILE [--data DIR] --user ID [-k 20]
+  irllrec recommend --model FILE [--data DIR] --users FILE|all [--out FILE] [-k 20] [--chunk 1024]
   irllrec loss --model FILE --data DIR --batch FILE [--seed S]
+  irllrec help [COMMAND]      irllrec COMMAND --help      irllrec --version
 
 Common options:
-  --json            print one JSON object with the results on stdout (progress stays on stderr)
+  --json            results as one JSON object on stdout instead of TSV (progress and logs stay on stderr)
   --backend B       webgpu | cpu | auto (default auto: WebGPU, else the CPU with a notice)
   --config FILE|JSON  a run configuration: model settings and trainer settings in one flat JSON object,
                     inline or in a file, e.g. '{"intWeight":2e-3,"epochs":60,"patience":10}' (what
@@ -56,14 +63,13 @@ interface Common {
   json: boolean;
   quiet: boolean;
   backend: 'webgpu' | 'cpu' | 'auto';
+  progress: Progress;
 }
 
+/** A permanent line (`final`) or a live status line on stderr (see src/node/cli-progress.ts). */
 function progress(c: Common, line: string, final = false): void {
-  if (c.quiet) return;
-  // Per-step lines only as a live line on a terminal; logs get the epoch lines.
-  if (!process.stderr.isTTY && !final) return;
-  if (process.stderr.isTTY && !final) process.stderr.write(`\r\x1b[2K${line}`);
-  else process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[2K' : ''}${line}\n`);
+  if (final) c.progress.log(line);
+  else c.progress.update(line);
 }
 
 function fmt(x: number): string {
@@ -146,6 +152,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   }
   const profiler = values.profile ? startProfiler(be) : null;
   const t0 = Date.now();
+  let firstStep: { steps: number; t: number } | undefined;
   // The reference's settings (batch 4096, lr 1e-3, up to 3000 epochs) suit its datasets; the small built-in
   // synthetic set gets smaller batches and a larger step so that the default run finishes in minutes.
   const synth = ds.name === 'synthetic' ? SYNTHETIC_DEFAULTS : null;
@@ -161,7 +168,13 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     seed,
     init,
     config: run.config,
-    onStep: (s) => progress(c, `epoch ${s.epoch} step ${s.step}/${s.stepsInEpoch}  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${((Date.now() - t0) / 1000).toFixed(1)}s`),
+    onStep: (s) => {
+      // Steps counted from this process's first one (a resumed run's earlier steps took no time here).
+      firstStep ??= { steps: s.steps - 1, t: Date.now() };
+      const total = Math.min(s.epochs * s.stepsInEpoch, flag('max-steps') ?? Infinity);
+      const speed = rateAndEta(s.steps - firstStep.steps, total - firstStep.steps, (Date.now() - firstStep.t) / 1000, 'steps');
+      progress(c, `epoch ${s.epoch} of ${s.epochs}, step ${s.step}/${s.stepsInEpoch}, ${s.steps}/${total} steps  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${speed}  ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    },
     onEpoch: (r: EpochReport) => {
       const val = r.val ? `  val recall@20 ${fmt(r.val['recall@20'])} ndcg@20 ${fmt(r.val['ndcg@20'])}${r.improved ? ' *' : ''}` : '';
       progress(c, `epoch ${r.epoch}: loss ${fmt(r.losses.total)} (bpr ${fmt(r.losses.bpr)}, reg ${fmt(r.losses.reg)}, kd ${fmt(r.losses.kd)}, kd_int ${fmt(r.losses.kd_int)}, ssl ${fmt(r.losses.ssl)}, itm ${fmt(r.losses.itm)})${val}  ${r.seconds.toFixed(1)}s`, true);
@@ -276,31 +289,25 @@ async function loadModelFor(values: Record<string, unknown>, be: Backend, needDa
 
 async function cmdEval(values: Record<string, unknown>, c: Common) {
   const be = await backendFor(c);
-  const { model, ds } = await loadModelFor(values, be, true);
-  const split = String(values.split ?? 'test');
-  if (split !== 'test' && split !== 'val') throw new IrllrecError('range', `--split must be test or val, got '${split}'`);
-  const m = await evaluate(model, ds!, split);
-  progress(c, `${split}: ${Object.entries(m).map(([k, v]) => `${k} ${k === 'users' ? v : fmt(v)}`).join('  ')}`, true);
-  model.dispose();
-  be.destroy();
-  return { split, ...m };
+  const { model, ds, file } = await loadModelFor(values, be, true);
+  try {
+    return await runEval(values, { model, data: ds!, userIds: ds!.userIds ?? file.userIds }, { json: c.json, log: (line) => progress(c, line, true) });
+  } finally {
+    model.dispose();
+    be.destroy();
+  }
 }
 
 async function cmdRecommend(values: Record<string, unknown>, c: Common) {
+  const req = recommendRequest(values);
   const be = await backendFor(c);
   const { model, file, train } = await loadModelFor(values, be, false);
-  const k = Number(values.k ?? 20);
-  const userArg = String(values.user ?? '');
-  let user = file.userIds ? file.userIds.indexOf(userArg) : -1;
-  if (user < 0 && /^\d+$/.test(userArg)) user = Number(userArg);
-  if (!(user >= 0 && user < model.numUsers)) throw new IrllrecError('range', `--user '${userArg}' is not a user of this model (${model.numUsers} users)`);
-  const { recommendForUsers } = await import('../serve/recommend.js');
-  const res = await recommendForUsers(model, train, Uint32Array.of(user), { k, excludeSeen: true });
-  const items = Array.from(res[0].ids, (id, r) => ({ rank: r + 1, item: file.itemIds ? file.itemIds[id] : id, score: res[0].scores[r] }));
-  for (const it of items) progress(c, `${it.rank}\t${it.item}\t${fmt(it.score)}`, true);
-  model.dispose();
-  be.destroy();
-  return { user: userArg, k, items };
+  try {
+    return await runRecommend(req, { model, train, userIds: file.userIds, itemIds: file.itemIds }, { json: c.json, progress: c.progress, stdout: writeStdout });
+  } finally {
+    model.dispose();
+    be.destroy();
+  }
 }
 
 async function cmdLoss(values: Record<string, unknown>, c: Common) {
@@ -329,6 +336,11 @@ async function cmdLoss(values: Record<string, unknown>, c: Common) {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  if (cmd === 'help' && rest.length > 0) return printHelp(rest[0]);
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
     return cmd ? 0 : 2;
@@ -354,6 +366,11 @@ export async function main(argv: string[]): Promise<number> {
         'random-text': { type: 'string' },
         split: { type: 'string' },
         user: { type: 'string' },
+        users: { type: 'string' },
+        chunk: { type: 'string' },
+        metrics: { type: 'string' },
+        'per-user': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
         k: { type: 'string', short: 'k' },
         batch: { type: 'string' },
         json: { type: 'boolean' },
@@ -370,8 +387,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const values = parsed.values as Record<string, unknown>;
-  const c: Common = { json: Boolean(values.json), quiet: Boolean(values.quiet), backend: (values.backend as Common['backend']) ?? 'auto' };
-  for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'k', 'random-text', 'patience', 'eval-every']) {
+  if (values.help) return printHelp(cmd);
+  const optionError = checkOptions(values);
+  if (optionError) {
+    process.stderr.write(`irllrec ${cmd}: ${optionError}\n`);
+    return 2;
+  }
+  const c: Common = { json: Boolean(values.json), quiet: Boolean(values.quiet), backend: (values.backend as Common['backend']) ?? 'auto', progress: new Progress({ quiet: Boolean(values.quiet) }) };
+  for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'random-text', 'patience', 'eval-every']) {
     if (values[key] !== undefined && !/^\d+$/.test(String(values[key]))) {
       process.stderr.write(`irllrec: --${key} must be a non-negative integer, got '${values[key]}'\n`);
       return 2;
@@ -401,4 +424,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`\nirllrec ${cmd}: error: ${msg}\n`);
     return 1;
   }
+}
+
+/** `irllrec help COMMAND` and `irllrec COMMAND --help`: exit 0, or 2 for a command that does not exist. */
+function printHelp(cmd: string): number {
+  const text = commandUsage(USAGE, cmd);
+  if (text === null) {
+    process.stderr.write(`irllrec: unknown command '${cmd}'\n\n${USAGE}`);
+    return 2;
+  }
+  process.stdout.write(text);
+  return 0;
 }

@@ -64,14 +64,16 @@ export async function loadInteractionsFile(
 /**
  * Atomic write: the data go to `${path}.tmp-<pid>-<random>`, which is fsynced and then renamed over `path`,
  * so readers see either the old file or the complete new one, never a torn write. On error the temporary
- * file is removed. The directory is fsynced afterwards where the platform allows it.
+ * file is removed. The directory is fsynced afterwards where the platform allows it. `data` may be an async
+ * iterable of parts (a large export written as it is computed); an error it throws aborts the write.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(path: string, data: Uint8Array | string | AsyncIterable<Uint8Array | string>): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     handle = await open(tmp, 'wx');
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    else for await (const part of data) await handle.write(typeof part === 'string' ? Buffer.from(part) : part);
     await handle.sync();
     await handle.close();
     handle = undefined;

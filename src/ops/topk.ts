@@ -1,7 +1,8 @@
 /**
- * Per-row top-k selection (`shaders/topk.wgsl`: per-thread register lists of 8, one bitonic sort of their union
- * in workgroup memory, and an exact threshold rescan when a list may have dropped a winner) for evaluation
- * (spec §8) and serving.
+ * Per-row top-k selection for evaluation (spec §8) and serving. k ≤ TOPK_FAST_MAX_K (100): `shaders/topk.wgsl`
+ * (per-thread register lists of 8, one bitonic sort of their union in workgroup memory, and an exact threshold
+ * rescan when a list may have dropped a winner); larger k up to TOPK_MAX_K (1,024): `shaders/topk_large.wgsl`
+ * (radix selection on (score, column) keys, a few passes over the row, then one sort of the winners).
  *
  * Order: higher score first; equal scores → lower column id first (the spec's tie rule). NaN counts as −∞.
  * Masking: the columns listed in row r of `exclude` (values ignored; any order, duplicates allowed) get
@@ -10,8 +11,10 @@
  * `scoreTopK` computes the scores U_r·I_c inside the kernel, so the R×n matrix is never stored.
  */
 import topkWgsl from '../../shaders/topk.wgsl';
+import commonWgsl from '../../shaders/topk_common.wgsl';
 import fusedWgsl from '../../shaders/topk_fused.wgsl';
 import fused4Wgsl from '../../shaders/topk_fused4.wgsl';
+import largeWgsl from '../../shaders/topk_large.wgsl';
 import scoresWgsl from '../../shaders/topk_scores.wgsl';
 import scores4Wgsl from '../../shaders/topk_scores4.wgsl';
 import { IrllrecError } from '../errors.js';
@@ -31,8 +34,10 @@ export interface TopKOptions {
 
 /** Id written for padding when fewer than k columns survive `dropMasked`. */
 export const TOPK_NONE = 0xffffffff;
-/** Largest supported k (the kernel keeps k entries of a 256-entry candidate buffer and needs room for a chunk). */
-export const TOPK_MAX_K = 100;
+/** Largest k of the fast kernel (it keeps k entries of a 256-entry candidate buffer and needs room for a chunk). */
+export const TOPK_FAST_MAX_K = 100;
+/** Largest supported k (the large-k kernel sorts at most 1,024 winners in workgroup memory). */
+export const TOPK_MAX_K = 1024;
 const DEFAULT_MASK = -1e8;
 /** Largest k served by the 16-thread variant of the kernel (its buffer holds 128 entries). */
 const TOPK_SMALL_K = 24;
@@ -51,10 +56,17 @@ const TOPK_PARAMS = {
 const TOPK_STORAGE = ['read', 'read', 'read', 'read', 'read', 'rw', 'rw'] as const;
 /** The selection core with one of its score preludes: a score matrix (any n; vec4 rows when n % 4 = 0), fused dots (any d; vec4 rows when d % 4 = 0). */
 const kernels = {
-  scores: new Kernel({ name: 'topk', code: `${scoresWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  scores4: new Kernel({ name: 'topk4', code: `${scores4Wgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  fused: new Kernel({ name: 'topk_fused', code: `${fusedWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
-  fused4: new Kernel({ name: 'topk_fused4', code: `${fused4Wgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  scores: new Kernel({ name: 'topk', code: `${scoresWgsl}\n${commonWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  scores4: new Kernel({ name: 'topk4', code: `${scores4Wgsl}\n${commonWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  fused: new Kernel({ name: 'topk_fused', code: `${fusedWgsl}\n${commonWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  fused4: new Kernel({ name: 'topk_fused4', code: `${fused4Wgsl}\n${commonWgsl}\n${topkWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+};
+/** The same preludes with the large-k selection core (k > TOPK_FAST_MAX_K). */
+const largeKernels = {
+  scores: new Kernel({ name: 'topk_large', code: `${scoresWgsl}\n${commonWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  scores4: new Kernel({ name: 'topk_large4', code: `${scores4Wgsl}\n${commonWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  fused: new Kernel({ name: 'topk_large_fused', code: `${fusedWgsl}\n${commonWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
+  fused4: new Kernel({ name: 'topk_large_fused4', code: `${fused4Wgsl}\n${commonWgsl}\n${largeWgsl}`, storage: [...TOPK_STORAGE], params: TOPK_PARAMS }),
 };
 
 interface Checked {
@@ -247,10 +259,12 @@ function dispatch(
   // Unused bindings get some other valid buffer; the flags keep the kernel from reading them.
   const exRowPtr = ex ? ex.rowPtr.buffer : scores.buffer;
   const exCol = ex && ex.nnz > 0 ? ex.colIdx.buffer : exRowPtr;
-  const kernel = !fused ? (c.n % 4 === 0 ? kernels.scores4 : kernels.scores) : d % 4 === 0 ? kernels.fused4 : kernels.fused;
+  const set = k > TOPK_FAST_MAX_K ? largeKernels : kernels;
+  const kernel = !fused ? (c.n % 4 === 0 ? set.scores4 : set.scores) : d % 4 === 0 ? set.fused4 : set.fused;
   // Threads per row: the fewest that leave room for a chunk in the WG·8-entry buffer (CAP − k ≥ WG) and keep
-  // the phase-1 lists exact on most rows (lavapipe, 1,000 × 9,332, k = 20: 16 threads 232 ms, 32: 368, 64: 544).
-  const wg = k <= TOPK_SMALL_K ? 16 : 32;
+  // the phase-1 lists exact on most rows (lavapipe, 1,000 × 9,332, k = 20: 16 threads 232 ms, 32: 368, 64: 544);
+  // the large-k kernel's default (64).
+  const wg = k > TOPK_FAST_MAX_K ? 64 : k <= TOPK_SMALL_K ? 16 : 32;
   g.recorder.dispatch(
     kernel,
     [scores.buffer, users.buffer, items.buffer, exRowPtr, exCol, ids.buffer, values.buffer],

@@ -16,6 +16,7 @@
  * the "because you liked …" evidence. LightGCN and RLMRec have no prototypes, so their explanations have
  * `kind: 'items'` with this evidence only — a heuristic, not an exact decomposition of the score.
  */
+import type { IdMap } from '../data/ids.js';
 import { IrllrecError } from '../errors.js';
 import { matmul } from '../ops/dense.js';
 import { gatherRows } from '../ops/gather.js';
@@ -23,7 +24,8 @@ import { softmaxRows } from '../ops/rowwise.js';
 import { csrTensor, disposeCsr } from '../ops/spmm.js';
 import type { Tensor } from '../ops/tensor.js';
 import { TOPK_NONE, scoreTopK, topK } from '../ops/topk.js';
-import type { ServingTables, UserRef } from './recommender.js';
+import type { PersonalizedUser } from './personalize.js';
+import type { ServingTables } from './recommender.js';
 
 /** Options of `Recommender.explain`. */
 export interface ExplainOptions {
@@ -49,11 +51,15 @@ export interface IntentContribution {
   itemWeight: number;
   /** Catalogue items most typical of this prototype (largest πi_k), the explained item left out. */
   examples: Uint32Array;
+  /** Their original ids. */
+  exampleIds: string[];
 }
 
 /** One of the user's items offered as evidence. */
 export interface ItemEvidence {
   item: number;
+  /** Its original id. */
+  itemId: string;
   /** Cosine similarity of its E_fin row to the explained item's. */
   similarity: number;
 }
@@ -61,6 +67,8 @@ export interface ItemEvidence {
 /** Why a user might like an item (see the module comment). */
 export interface Explanation {
   item: number;
+  /** The item's original id. */
+  itemId: string;
   /** 'intents' for IRLLRec; 'items' for models without intent prototypes (only `becauseOf`). */
   kind: 'intents' | 'items';
   /** The ranking score Xu[u]·Xi[i]. */
@@ -116,7 +124,7 @@ async function prototypeExamples(t: ServingTables): Promise<{ ids: Uint32Array; 
 }
 
 /** @internal The implementation of `Recommender.explain` for one user and a list of items. */
-export async function explainPairs(t: ServingTables, user: UserRef, seen: Uint32Array, items: Uint32Array, opts: ExplainOptions): Promise<Explanation[]> {
+export async function explainPairs(t: ServingTables, user: number | PersonalizedUser, seen: Uint32Array, items: Uint32Array, opts: ExplainOptions, names: IdMap): Promise<Explanation[]> {
   const be = t.be;
   const d = t.config.embeddingDim;
   const K = t.config.numIntents;
@@ -221,6 +229,7 @@ export async function explainPairs(t: ServingTables, user: UserRef, seen: Uint32
             userWeight: pu[k],
             itemWeight: pi[r * K + k],
             examples: ex,
+            exampleIds: names.ids(ex),
           });
         }
       }
@@ -229,10 +238,10 @@ export async function explainPairs(t: ServingTables, user: UserRef, seen: Uint32
         for (let e = 0; e < kEvidence; e++) {
           const p = eIds[r * kEvidence + e];
           if (p === TOPK_NONE) break;
-          becauseOf.push({ item: seen[p], similarity: eVals[r * kEvidence + e] });
+          becauseOf.push({ item: seen[p], itemId: names.id(seen[p]), similarity: eVals[r * kEvidence + e] });
         }
       }
-      out.push({ item, kind: withIntents ? 'intents' : 'items', score: sc[r], intentAffinity: affinity, intents, becauseOf });
+      out.push({ item, itemId: names.id(item), kind: withIntents ? 'intents' : 'items', score: sc[r], intentAffinity: affinity, intents, becauseOf });
     }
     return out;
   } finally {

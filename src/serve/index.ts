@@ -5,8 +5,10 @@
 export {
   DEFAULT_MAX_MODEL_BYTES,
   type ItemFilter,
+  type ItemRef,
   type LoadOptions,
   type ModelSource,
+  type Ranking,
   type Recommendation,
   Recommender,
   type RecommenderOptions,
@@ -17,4 +19,4 @@ export {
 } from './recommender.js';
 export { type PersonalizeOptions, PersonalizedUser } from './personalize.js';
 export type { ExplainOptions, Explanation, IntentContribution, ItemEvidence } from './explain.js';
-export { recommendForUsers } from './recommend.js';
+export { recommendChunks, recommendForUsers, type RecommendForUsersOptions } from './recommend.js';

@@ -26,6 +26,7 @@
  * Privacy: nothing about the person leaves this module: no network, no logging, no callbacks; the handle
  * holds the vector (on the device and as a host copy) until it is disposed.
  */
+import type { IdMap } from '../data/ids.js';
 import { IrllrecError } from '../errors.js';
 import { mlpForward } from '../models/mlp.js';
 import { sumRows } from '../ops/dense.js';
@@ -40,8 +41,11 @@ import type { Recommender, ServingTables } from './recommender.js';
 
 /** Options of `Recommender.personalize`. */
 export interface PersonalizeOptions {
-  /** Item ids the person likes (duplicates ignored). At least one item, or a `textEmbedding`. */
-  items?: ArrayLike<number>;
+  /**
+   * Items the person likes, as dense indices (numbers) or original ids (strings); duplicates ignored. At
+   * least one item, or a `textEmbedding`.
+   */
+  items?: ArrayLike<number> | readonly (number | string)[];
   /** The person's own profile-text embedding (dp values, the width the profile MLP takes). */
   textEmbedding?: ArrayLike<number>;
   /** Adam steps (default 40; 0 keeps the initialisation). */
@@ -122,9 +126,9 @@ function finiteNonNegative(name: string, v: number, strict = false): number {
 }
 
 /** The distinct, in-range items of `items`, ascending. */
-function itemSet(items: ArrayLike<number> | undefined, numItems: number): Uint32Array {
+function itemSet(items: PersonalizeOptions['items'], numItems: number, ids: IdMap): Uint32Array {
   if (items === undefined) return new Uint32Array(0);
-  const list = Array.from(items);
+  const list = Array.from(items as ArrayLike<number | string>, (i, r) => (typeof i === 'string' ? ids.index(i, `personalize: item at position ${r}`) : i));
   for (let r = 0; r < list.length; r++) {
     const i = list[r];
     if (!Number.isInteger(i) || i < 0 || i >= numItems) throw new IrllrecError('range', `personalize: item ${i} at position ${r} is not an item id (0…${numItems - 1})`);
@@ -147,7 +151,7 @@ export async function personalizeUser(owner: Recommender, t: ServingTables, opts
   const cfg = t.config;
   const d = cfg.embeddingDim;
   const ni = t.numItems;
-  const items = itemSet(opts.items, ni);
+  const items = itemSet(opts.items, ni, owner.items);
   const n = items.length;
   const hasText = opts.textEmbedding !== undefined;
   if (n === 0 && !hasText) throw new IrllrecError('range', 'personalize: give at least one item id or a textEmbedding');

@@ -6,9 +6,15 @@
  *
  *   const rec = await Recommender.load(bytes | url, { backend });        // core entry (browser and Node)
  *   const rec = await Recommender.load('model.safetensors');             // the `node` entry also takes paths
- *   const [r] = await rec.recommend([42], { k: 20 });                    // r.ids, r.scores
+ *   const [r] = await rec.recommend([42], { k: 20 });                    // r.ids, r.scores, r.originalIds
+ *   const r2 = await rec.recommend('A3SGXH7AUHU8GW');                    // a string is an original id
  *   const me = await rec.personalize({ items: [3, 17, 99] });            // on-device fold-in (personalize.ts)
  *   const why = await rec.explain(me, r.ids[0]);                          // intent prototypes (explain.ts)
+ *
+ * Ids: every user or item argument is a dense index (a number, 0…n−1: the fast path, as stored in tensors)
+ * or an original id (a string: the ids of the data files, which model files carry; `rec.users` and
+ * `rec.items` translate). Without original ids (synthetic data, files without them) the original id of
+ * index i is the string of i. Results carry both: dense `ids` and `originalIds`.
  *
  * What is kept: the user rows Xu and item rows Xi of E_fin = Σ_{l=0..L} Â^l E0 computed once at load, the
  * training items of every user (to exclude them), and the small parameters that serving needs: the intent
@@ -23,6 +29,7 @@
  */
 import { userItemCsr } from '../data/graph.js';
 import { buildGraph } from '../data/graph.js';
+import { IdMap, type OriginalId } from '../data/ids.js';
 import type { Interactions, Matrix } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { parseModelFile } from '../io/modelfile.js';
@@ -42,21 +49,33 @@ import type { Recommendation } from './recommend.js';
 
 export type { Recommendation } from './recommend.js';
 
-/** A user to rank for: a training user's dense id, or a handle from `personalize`. */
-export type UserRef = number | PersonalizedUser;
+/**
+ * A user to rank for: a training user's dense index (number), its original id (string), or a handle from
+ * `personalize`.
+ */
+export type UserRef = number | string | PersonalizedUser;
+
+/** An item: its dense index (number) or its original id (string). */
+export type ItemRef = number | string;
 
 /**
- * Which items may be recommended: an allow-list of item ids (array, typed array or Set) or a predicate over
- * item ids. Implemented as a candidate subset (see the module comment).
+ * Which items may be recommended: an allow-list of items (array, typed array or Set of dense indices or
+ * original ids) or a predicate over dense indices (it also gets the original id). Implemented as a candidate
+ * subset (see the module comment).
  */
-export type ItemFilter = ArrayLike<number> | ReadonlySet<number> | ((item: number) => boolean);
+export type ItemFilter = ArrayLike<number> | readonly ItemRef[] | ReadonlySet<ItemRef> | ((item: number, id: string) => boolean);
+
+/** A ranked list: dense `ids` (items, or users for `similarUsers`), their `scores` and their original ids. */
+export interface Ranking extends Recommendation {
+  originalIds: string[];
+}
 
 /** Where a model file comes from: its bytes, or a URL fetched with `fetch` (file paths: the `node` entry). */
 export type ModelSource = Uint8Array | ArrayBuffer | URL | string;
 
 /** Options of `recommend`. */
 export interface RecommendOptions {
-  /** Items per user (1…100; default 20). Fewer come back when fewer candidates remain. */
+  /** Items per user (1…TOPK_MAX_K = 1,024; default 20). Fewer come back when fewer candidates remain. */
   k?: number;
   /** Remove each user's training items (personalised users: their `items`) from the candidates (default true). */
   excludeSeen?: boolean;
@@ -166,7 +185,7 @@ function checkK(op: string, k: number): void {
 }
 
 function checkItem(op: string, item: number, numItems: number, where = 'item'): void {
-  if (!Number.isInteger(item) || item < 0 || item >= numItems) throw new IrllrecError('range', `${op}: ${where} is ${item}, not an item id (0…${numItems - 1})`);
+  if (!Number.isInteger(item) || item < 0 || item >= numItems) throw new IrllrecError('range', `${op}: ${where} is ${item}, not an item index (0…${numItems - 1}) or an original item id (a string)`);
 }
 
 /** A model file's bytes from a `ModelSource` (URL: fetched, streamed, size-checked). */
@@ -239,6 +258,10 @@ export class Recommender {
   /** Original ids by dense id, when known. */
   readonly userIds: readonly string[] | null;
   readonly itemIds: readonly string[] | null;
+  /** Original user ids ↔ dense indices (`rec.users.index('A3SG…')`, `rec.users.id(3)`). */
+  readonly users: IdMap;
+  /** Original item ids ↔ dense indices. */
+  readonly items: IdMap;
   /** @internal */
   readonly tables: ServingTables;
   private readonly destroyBackend: boolean;
@@ -248,14 +271,16 @@ export class Recommender {
   private disposed = false;
 
   /** Use `Recommender.load` or `Recommender.fromModel`. */
-  protected constructor(tables: ServingTables, opts: { userIds?: readonly string[]; itemIds?: readonly string[]; destroyBackend: boolean }) {
+  protected constructor(tables: ServingTables, opts: { ids: { users: IdMap; items: IdMap }; destroyBackend: boolean }) {
     this.tables = tables;
     this.backend = tables.be;
     this.config = tables.config;
     this.numUsers = tables.numUsers;
     this.numItems = tables.numItems;
-    this.userIds = opts.userIds ?? null;
-    this.itemIds = opts.itemIds ?? null;
+    this.users = opts.ids.users;
+    this.items = opts.ids.items;
+    this.userIds = this.users.list;
+    this.itemIds = this.items.list;
     this.destroyBackend = opts.destroyBackend;
     tables.normalizedItems = () => this.normalized('items');
   }
@@ -299,6 +324,7 @@ export class Recommender {
       created = true;
     }
     try {
+      const ids = idMaps(file.numUsers, file.numItems, opts.userIds ?? file.userIds, opts.itemIds ?? file.itemIds);
       checkDeviceLimits(be, file.numUsers + file.numItems, file.config.embeddingDim, name);
       const graph = buildGraph({ numUsers: file.numUsers, numItems: file.numItems, train });
       const modelData = { numUsers: file.numUsers, numItems: file.numItems, graph, textDims: file.textDims };
@@ -309,7 +335,7 @@ export class Recommender {
       try {
         model.importParameters(file.tensors, name);
         const tables = await buildTables(model, train, opts);
-        return new this(tables, { userIds: opts.userIds ?? file.userIds, itemIds: opts.itemIds ?? file.itemIds, destroyBackend: opts.destroyBackend ?? created });
+        return new this(tables, { ids, destroyBackend: opts.destroyBackend ?? created });
       } finally {
         model.dispose();
       }
@@ -328,8 +354,9 @@ export class Recommender {
    */
   static async fromModel(model: RecModel, opts: RecommenderOptions & { interactions: Interactions }): Promise<Recommender> {
     if (!opts?.interactions) throw new IrllrecError('data', 'Recommender.fromModel: options.interactions (the training interactions) are required');
+    const ids = idMaps(model.numUsers, model.numItems, opts.userIds, opts.itemIds);
     const tables = await buildTables(model, opts.interactions, opts);
-    return new this(tables, { userIds: opts.userIds, itemIds: opts.itemIds, destroyBackend: false });
+    return new this(tables, { ids, destroyBackend: false });
   }
 
   private check(op: string): void {
@@ -353,21 +380,36 @@ export class Recommender {
     return this.normUsers;
   }
 
-  /** @internal Validate a user reference and return it. */
-  checkUser(op: string, u: UserRef, where = 'user'): UserRef {
+  /** @internal Validate a user reference and resolve it: a dense index or a personalised handle. */
+  checkUser(op: string, u: UserRef, where = 'user'): number | PersonalizedUser {
     if (isPersonalized(u)) {
       if (u.owner !== this) throw new IrllrecError('range', `${op}: ${where} is a personalised user of another recommender`);
       if (u.isDisposed) throw new IrllrecError('disposed', `${op}: ${where} (a personalised user) was disposed`);
       return u;
     }
+    if (typeof u === 'string') return this.users.index(u, `${op}: ${where}`);
     if (typeof u !== 'number' || !Number.isInteger(u) || u < 0 || u >= this.numUsers) {
-      throw new IrllrecError('range', `${op}: ${where} is ${String(u)}, not a user id (0…${this.numUsers - 1}) or a personalised user`);
+      throw new IrllrecError('range', `${op}: ${where} is ${String(u)}, not a user index (0…${this.numUsers - 1}), an original user id (a string) or a personalised user`);
     }
     return u;
   }
 
+  /** @internal The dense index of an item reference (a string is an original id). */
+  itemIndex(op: string, item: ItemRef, where = 'item'): number {
+    if (typeof item === 'string') return this.items.index(item, `${op}: ${where}`);
+    checkItem(op, item, this.numItems, where);
+    return item;
+  }
+
+  /** Dense indices of one item reference or a list of them (each checked). */
+  private itemList(op: string, items: ItemRef | ArrayLike<number> | readonly ItemRef[]): Uint32Array {
+    const single = typeof items === 'number' || typeof items === 'string';
+    const list: ItemRef[] = single ? [items] : Array.from(items as ArrayLike<ItemRef>);
+    return Uint32Array.from(list, (i, r) => this.itemIndex(op, i, single ? 'item' : `item at position ${r}`));
+  }
+
   /** @internal Training items of a user reference (ascending). */
-  seenItems(u: UserRef): Uint32Array {
+  seenItems(u: number | PersonalizedUser): Uint32Array {
     if (isPersonalized(u)) return u.items;
     const s = this.tables.seen;
     return s.colIdx.subarray(s.rowPtr[u], s.rowPtr[u + 1]);
@@ -379,13 +421,10 @@ export class Recommender {
     const ni = this.numItems;
     const allowed = new Uint8Array(ni);
     if (typeof filter === 'function') {
-      for (let i = 0; i < ni; i++) if (filter(i)) allowed[i] = 1;
+      for (let i = 0; i < ni; i++) if (filter(i, this.items.id(i))) allowed[i] = 1;
     } else {
-      const list: Iterable<number> = isSet(filter) ? filter : Array.from(filter as ArrayLike<number>);
-      for (const i of list) {
-        checkItem(op, i, ni, 'filter item');
-        allowed[i] = 1;
-      }
+      const list: Iterable<ItemRef> = isSet(filter) ? filter : Array.from(filter as ArrayLike<ItemRef>);
+      for (const i of list) allowed[this.itemIndex(op, i, 'filter item')] = 1;
     }
     let count = 0;
     for (let i = 0; i < ni; i++) count += allowed[i];
@@ -408,15 +447,16 @@ export class Recommender {
     fillQueries: (start: number, rows: number, q: Tensor) => void,
     exclude: ((row: number) => ArrayLike<number>) | null,
     batchSize: number,
+    names: IdMap,
     scoring: ScoringMode = 'auto',
-  ): Promise<Recommendation[]> {
+  ): Promise<Ranking[]> {
     const be = this.backend;
     const d = this.embeddingDim;
     const n = table.rows;
-    const out: Recommendation[] = [];
+    const out: Ranking[] = [];
     if (count === 0) return out;
     if (cand && cand.length === 0) {
-      for (let r = 0; r < count; r++) out.push({ ids: new Uint32Array(0), scores: new Float32Array(0) });
+      for (let r = 0; r < count; r++) out.push({ ids: new Uint32Array(0), scores: new Float32Array(0), originalIds: [] });
       return out;
     }
     // Candidate subset: gather the allowed rows into a compact table; posOf maps ids to its rows.
@@ -479,7 +519,7 @@ export class Recommender {
             rid[t] = cand ? cand[p] : p;
             rsc[t] = scArr[r * kk + t];
           }
-          out.push({ ids: rid, scores: rsc });
+          out.push({ ids: rid, scores: rsc, originalIds: names.ids(rid) });
         }
       }
     } finally {
@@ -492,7 +532,7 @@ export class Recommender {
   }
 
   /** Record the E_fin rows of `refs[start … start+R)` into q (training users gathered, personalised copied). */
-  private fillUserRows(refs: readonly UserRef[], source: Tensor, normalize: boolean): (start: number, R: number, q: Tensor) => void {
+  private fillUserRows(refs: readonly (number | PersonalizedUser)[], source: Tensor, normalize: boolean): (start: number, R: number, q: Tensor) => void {
     const be = this.backend;
     const d = this.embeddingDim;
     return (start, R, q) => {
@@ -524,17 +564,19 @@ export class Recommender {
 
   /**
    * Top-k items for each user, scored s_ui = Xu[u]·Xi[i] on the device (scores + top-K kernels, ties → lower
-   * item id; see `scoring`), batched `batchSize` users per dispatch. Users are training user ids or personalised handles.
-   * `excludeSeen` (default true) removes the user's training items; `filter` restricts the candidates (a
-   * subset of Xi is scored). A single user gives a single `Recommendation`, a list gives one per user.
+   * item index; see `scoring`), batched `batchSize` users per dispatch. Users are training users (dense
+   * indices, or original ids as strings: `recommend('42')` is the user whose original id is '42') or
+   * personalised handles; an unknown id is an IrllrecError naming it. `excludeSeen` (default true) removes
+   * the user's training items; `filter` restricts the candidates (a subset of Xi is scored). A single user
+   * gives a single `Ranking` (dense `ids`, `scores`, `originalIds`), a list gives one per user.
    */
-  async recommend(user: UserRef, opts?: RecommendOptions): Promise<Recommendation>;
-  async recommend(users: ArrayLike<number> | readonly UserRef[], opts?: RecommendOptions): Promise<Recommendation[]>;
-  async recommend(users: UserRef | ArrayLike<number> | readonly UserRef[], opts: RecommendOptions = {}): Promise<Recommendation | Recommendation[]> {
+  async recommend(user: UserRef, opts?: RecommendOptions): Promise<Ranking>;
+  async recommend(users: ArrayLike<number> | readonly UserRef[], opts?: RecommendOptions): Promise<Ranking[]>;
+  async recommend(users: UserRef | ArrayLike<number> | readonly UserRef[], opts: RecommendOptions = {}): Promise<Ranking | Ranking[]> {
     const op = 'recommend';
     this.check(op);
-    const single = typeof users === 'number' || isPersonalized(users);
-    const refs = (single ? [users as UserRef] : Array.from(users as ArrayLike<UserRef>)).map((u, r) => this.checkUser(op, u, `user at position ${r}`));
+    const single = isSingleUser(users);
+    const refs = (single ? [users as UserRef] : Array.from(users as ArrayLike<UserRef>)).map((u, r) => this.checkUser(op, u, single ? 'user' : `user at position ${r}`));
     const k = opts.k ?? 20;
     checkK(op, k);
     const batchSize = opts.batchSize ?? DEFAULT_BATCH;
@@ -552,25 +594,24 @@ export class Recommender {
       this.fillUserRows(refs, this.tables.users, false),
       excludeSeen ? (r) => this.seenItems(refs[r]) : null,
       batchSize,
+      this.items,
       scoring,
     );
     return single ? res[0] : res;
   }
 
   /**
-   * The k items most similar to `item` (the item itself excluded): cosine similarity of E_fin rows by
-   * default, or dot products with `metric: 'dot'`. A list of items gives one result per item.
+   * The k items most similar to `item` (a dense index or an original id; the item itself excluded): cosine
+   * similarity of E_fin rows by default, or dot products with `metric: 'dot'`. A list of items gives one
+   * result per item.
    */
-  async similarItems(item: number, k?: number, opts?: SimilarOptions): Promise<Recommendation>;
-  async similarItems(items: ArrayLike<number>, k?: number, opts?: SimilarOptions): Promise<Recommendation[]>;
-  async similarItems(items: number | ArrayLike<number>, k = 10, opts: SimilarOptions = {}): Promise<Recommendation | Recommendation[]> {
+  async similarItems(item: ItemRef, k?: number, opts?: SimilarOptions): Promise<Ranking>;
+  async similarItems(items: ArrayLike<number> | readonly ItemRef[], k?: number, opts?: SimilarOptions): Promise<Ranking[]>;
+  async similarItems(items: ItemRef | ArrayLike<number> | readonly ItemRef[], k = 10, opts: SimilarOptions = {}): Promise<Ranking | Ranking[]> {
     const op = 'similarItems';
     this.check(op);
-    const single = typeof items === 'number';
-    const list = Uint32Array.from(single ? [items] : Array.from(items), (i, r) => {
-      checkItem(op, i, this.numItems, `item at position ${r}`);
-      return i;
-    });
+    const single = typeof items === 'number' || typeof items === 'string';
+    const list = this.itemList(op, items);
     checkK(op, k);
     const cosine = (opts.metric ?? 'cosine') === 'cosine';
     if (opts.metric !== undefined && opts.metric !== 'cosine' && opts.metric !== 'dot') throw new IrllrecError('range', `${op}: metric must be 'cosine' or 'dot', got '${String(opts.metric)}'`);
@@ -590,21 +631,23 @@ export class Recommender {
       },
       (r) => [list[r]],
       DEFAULT_BATCH,
+      this.items,
     );
     return single ? res[0] : res;
   }
 
   /**
    * The k training users most similar to `user` (a training user, itself excluded, or a personalised
-   * handle): cosine similarity of E_fin rows by default, or dot products with `metric: 'dot'`.
+   * handle): cosine similarity of E_fin rows by default, or dot products with `metric: 'dot'`. The results'
+   * `ids` and `originalIds` are users.
    */
-  async similarUsers(user: UserRef, k?: number, opts?: Omit<SimilarOptions, 'filter'>): Promise<Recommendation>;
-  async similarUsers(users: ArrayLike<number> | readonly UserRef[], k?: number, opts?: Omit<SimilarOptions, 'filter'>): Promise<Recommendation[]>;
-  async similarUsers(users: UserRef | ArrayLike<number> | readonly UserRef[], k = 10, opts: Omit<SimilarOptions, 'filter'> = {}): Promise<Recommendation | Recommendation[]> {
+  async similarUsers(user: UserRef, k?: number, opts?: Omit<SimilarOptions, 'filter'>): Promise<Ranking>;
+  async similarUsers(users: ArrayLike<number> | readonly UserRef[], k?: number, opts?: Omit<SimilarOptions, 'filter'>): Promise<Ranking[]>;
+  async similarUsers(users: UserRef | ArrayLike<number> | readonly UserRef[], k = 10, opts: Omit<SimilarOptions, 'filter'> = {}): Promise<Ranking | Ranking[]> {
     const op = 'similarUsers';
     this.check(op);
-    const single = typeof users === 'number' || isPersonalized(users);
-    const refs = (single ? [users as UserRef] : Array.from(users as ArrayLike<UserRef>)).map((u, r) => this.checkUser(op, u, `user at position ${r}`));
+    const single = isSingleUser(users);
+    const refs = (single ? [users as UserRef] : Array.from(users as ArrayLike<UserRef>)).map((u, r) => this.checkUser(op, u, single ? 'user' : `user at position ${r}`));
     checkK(op, k);
     if (opts.metric !== undefined && opts.metric !== 'cosine' && opts.metric !== 'dot') throw new IrllrecError('range', `${op}: metric must be 'cosine' or 'dot', got '${String(opts.metric)}'`);
     const cosine = (opts.metric ?? 'cosine') === 'cosine';
@@ -618,6 +661,7 @@ export class Recommender {
       this.fillUserRows(refs, this.tables.users, cosine),
       (r) => (isPersonalized(refs[r]) ? [] : [refs[r] as number]),
       DEFAULT_BATCH,
+      this.users,
     );
     return single ? res[0] : res;
   }
@@ -627,20 +671,18 @@ export class Recommender {
    * πu = softmax(Xu[u]·Wu) and πi = softmax(Xi[i]·Wi) over the K intents, ranked by πu_k·πi_k (see
    * `Explanation`). Other models have no prototypes: the explanation has `kind: 'items'` and only the
    * item-to-item evidence `becauseOf` (the user's training items most similar to `item`). A list of items
-   * gives one explanation per item.
+   * gives one explanation per item. Users and items are dense indices or original ids (strings); the
+   * explanation names items both ways (`item` / `itemId`, `examples` / `exampleIds`).
    */
-  async explain(user: UserRef, item: number, opts?: ExplainOptions): Promise<Explanation>;
-  async explain(user: UserRef, items: ArrayLike<number>, opts?: ExplainOptions): Promise<Explanation[]>;
-  async explain(user: UserRef, items: number | ArrayLike<number>, opts: ExplainOptions = {}): Promise<Explanation | Explanation[]> {
+  async explain(user: UserRef, item: ItemRef, opts?: ExplainOptions): Promise<Explanation>;
+  async explain(user: UserRef, items: ArrayLike<number> | readonly ItemRef[], opts?: ExplainOptions): Promise<Explanation[]>;
+  async explain(user: UserRef, items: ItemRef | ArrayLike<number> | readonly ItemRef[], opts: ExplainOptions = {}): Promise<Explanation | Explanation[]> {
     const op = 'explain';
     this.check(op);
     const u = this.checkUser(op, user);
-    const single = typeof items === 'number';
-    const list = Uint32Array.from(single ? [items] : Array.from(items), (i, r) => {
-      checkItem(op, i, this.numItems, `item at position ${r}`);
-      return i;
-    });
-    const res = await explainPairs(this.tables, u, this.seenItems(u), list, opts);
+    const single = typeof items === 'number' || typeof items === 'string';
+    const list = this.itemList(op, items);
+    const res = await explainPairs(this.tables, u, this.seenItems(u), list, opts, this.items);
     return single ? res[0] : res;
   }
 
@@ -675,6 +717,16 @@ export class Recommender {
     for (const x of all) x?.dispose();
     if (this.destroyBackend) this.backend.destroy();
   }
+}
+
+/** Whether a `recommend` / `similarUsers` argument is one user (a number, an original id or a handle), not a list. */
+function isSingleUser(u: unknown): u is UserRef {
+  return typeof u === 'number' || typeof u === 'string' || isPersonalized(u);
+}
+
+/** The id maps of a recommender, checked before any table is built. */
+function idMaps(numUsers: number, numItems: number, userIds: readonly string[] | undefined, itemIds: readonly string[] | undefined): { users: IdMap; items: IdMap } {
+  return { users: new IdMap('user', numUsers, userIds), items: new IdMap('item', numItems, itemIds) };
 }
 
 function isSet(f: unknown): f is ReadonlySet<number> {

@@ -10,12 +10,16 @@ import type { RecModel } from '../models/model.js';
 import { bindingLimit, checkPlan, chunkRows, planEvaluate, rowsThatFit } from '../models/plan.js';
 import { gatherRows } from '../ops/gather.js';
 import { csrTensor, disposeCsr } from '../ops/spmm.js';
-import { scoreTopKAuto } from '../ops/topk.js';
-import { MetricAccumulator, type Metrics } from './metrics.js';
+import { TOPK_MAX_K, scoreTopKAuto } from '../ops/topk.js';
+import { DEFAULT_METRICS, MetricAccumulator, type MetricName, type Metrics } from './metrics.js';
 
 export interface EvaluateOptions {
-  /** Cut-offs (default 5, 10, 20). */
+  /** Cut-offs (default 5, 10, 20), each in 1 … min(TOPK_MAX_K, number of items). */
   ks?: number[];
+  /** Metrics to compute (default recall and ndcg, the reference's; see src/train/metrics.ts for the definitions). */
+  metrics?: readonly MetricName[];
+  /** Receives each evaluated user's own metrics (dense user index; the means are over these). */
+  onUser?: (user: number, metrics: Metrics) => void;
   /** Users scored per dispatch (bounds memory; default 2048; fewer when a chunk's buffers would exceed the device limits). */
   usersPerChunk?: number;
 }
@@ -26,7 +30,7 @@ function groundTruth(numUsers: number, numItems: number, split: Interactions) {
 }
 
 /**
- * Recall@K and NDCG@K of `model` on `split` ('val' or 'test') of `data`, over the users with at least one
+ * Ranking metrics (default Recall@K and NDCG@K; `opts.metrics`) of `model` on `split` ('val' or 'test') of `data`, over the users with at least one
  * interaction in that split; only their training items are masked. Its GPU work (propagation, scoring, top-K)
  * is the 'evaluation' section of a profile.
  */
@@ -37,8 +41,9 @@ export function evaluate(model: RecModel, data: Dataset, split: 'val' | 'test', 
 async function evaluateOnDevice(model: RecModel, data: Dataset, split: 'val' | 'test', opts: EvaluateOptions): Promise<Metrics & { users: number }> {
   const ks = opts.ks ?? [5, 10, 20];
   const kmax = Math.max(...ks);
-  if (kmax > 100 || ks.some((k) => !Number.isInteger(k) || k < 1)) throw new IrllrecError('range', `evaluate: cut-offs must be integers in 1..100, got ${ks.join(', ')}`);
+  if (ks.length === 0 || kmax > TOPK_MAX_K || ks.some((k) => !Number.isInteger(k) || k < 1)) throw new IrllrecError('range', `evaluate: cut-offs must be integers in 1..${TOPK_MAX_K}, got [${ks.join(', ')}]`);
   if (kmax > data.numItems) throw new IrllrecError('range', `evaluate: K = ${kmax} exceeds the ${data.numItems} items`);
+  const acc = new MetricAccumulator(ks, opts.metrics ?? DEFAULT_METRICS);
   const be = model.be;
   const nu = data.numUsers;
   const ni = data.numItems;
@@ -47,7 +52,6 @@ async function evaluateOnDevice(model: RecModel, data: Dataset, split: 'val' | '
   const train = userItemCsr(nu, ni, data.train);
   const evalUsers: number[] = [];
   for (let u = 0; u < nu; u++) if (truth.rowPtr[u + 1] > truth.rowPtr[u]) evalUsers.push(u);
-  const acc = new MetricAccumulator(ks);
 
   // Chunks of users whose R×d, R×K and masked-item buffers each fit one binding (R+1 row pointers ≤ 2R).
   const maxRows = rowsThatFit(be, 4 * Math.max(d, kmax, 2), Math.max(1, opts.usersPerChunk ?? 2048));
@@ -80,7 +84,8 @@ async function evaluateOnDevice(model: RecModel, data: Dataset, split: 'val' | '
       const ranked = await be.read(topIds);
       for (let r = 0; r < R; r++) {
         const u = users[r];
-        acc.add(ranked.subarray(r * kmax, (r + 1) * kmax), truth.colIdx.subarray(truth.rowPtr[u], truth.rowPtr[u + 1]));
+        const m = acc.add(ranked.subarray(r * kmax, (r + 1) * kmax), truth.colIdx.subarray(truth.rowPtr[u], truth.rowPtr[u + 1]));
+        if (m && opts.onUser) opts.onUser(u, m);
       }
       for (const t of [ids, uEmb, topIds, topVals]) t.dispose();
       disposeCsr(exclude);

@@ -15,7 +15,7 @@ import { checkPlan, modelPlanInput, planBindings } from '../models/plan.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
 import { Rng } from '../util/random.js';
 import { type EvaluateOptions, evaluate } from './evaluate.js';
-import type { Metrics } from './metrics.js';
+import { DEFAULT_METRICS, type Metrics } from './metrics.js';
 
 export interface EpochReport {
   epoch: number;
@@ -31,8 +31,13 @@ export interface EpochReport {
 
 export interface StepReport {
   epoch: number;
+  /** Steps done in this epoch (1 … stepsInEpoch). */
   step: number;
   stepsInEpoch: number;
+  /** Epochs the run may take (`epochs`; early stopping or `maxSteps` may end it sooner). */
+  epochs: number;
+  /** Optimiser steps done in the whole run (resumed runs count the earlier steps). */
+  steps: number;
   losses: LossComponents;
 }
 
@@ -166,6 +171,9 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   let aborted = false;
   const count = data.train.users.length;
   const hasVal = data.val.users.length > 0;
+  // Early stopping reads Recall: it is computed whatever else `evaluation.metrics` asks for.
+  const asked = opts.evaluation?.metrics ?? DEFAULT_METRICS;
+  const evalOpts: EvaluateOptions = { ...opts.evaluation, ks: opts.ks, metrics: asked.includes('recall') ? asked : ['recall', ...asked] };
 
   try {
     outer: for (let epoch = stoppedEarly || stepsDone ? epochs : (resume?.epoch ?? 0); epoch < epochs; epoch++) {
@@ -195,14 +203,14 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
         }
         steps++;
         epochSteps++;
-        opts.onStep?.({ epoch, step: epochSteps, stepsInEpoch: batches.length, losses });
+        opts.onStep?.({ epoch, step: epochSteps, stepsInEpoch: batches.length, epochs, steps, losses });
         if (opts.maxSteps !== undefined && steps >= opts.maxSteps) break;
       }
       for (const k of Object.keys(sums) as (keyof LossComponents)[]) sums[k] /= Math.max(1, epochSteps);
       const report: EpochReport = { epoch, steps: epochSteps, losses: sums, seconds: 0 };
       const lastEpoch = epoch === epochs - 1 || (opts.maxSteps !== undefined && steps >= opts.maxSteps);
       if (hasVal && (epoch % evalEvery === 0 || (lastEpoch && snapshot === null))) {
-        const val = await evaluate(model, data, 'val', { ...opts.evaluation, ks: opts.ks });
+        const val = await evaluate(model, data, 'val', evalOpts);
         report.val = val;
         const r20 = val['recall@20'] ?? val[`recall@${Math.max(...(opts.ks ?? [20]))}`];
         if (r20 > best) {
@@ -233,8 +241,8 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
     if (snapshot) restoreSnapshot(model, snapshot);
   }
   if (snapshot) for (const t of snapshot.values()) t.dispose();
-  const val = hasVal ? await evaluate(model, data, 'val', { ...opts.evaluation, ks: opts.ks }) : {};
-  const test = data.test.users.length > 0 ? await evaluate(model, data, 'test', { ...opts.evaluation, ks: opts.ks }) : {};
+  const val = hasVal ? await evaluate(model, data, 'val', evalOpts) : {};
+  const test = data.test.users.length > 0 ? await evaluate(model, data, 'test', evalOpts) : {};
   return { model, history, bestEpoch, val, test, steps, seconds: (now() - t0) / 1000, stoppedEarly, aborted };
 }
 

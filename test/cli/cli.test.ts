@@ -49,7 +49,10 @@ describe('irllrec CLI', () => {
     const file = parseModelFile(new Uint8Array(readFileSync(model)));
     const seen = new Set<number>();
     for (let k = 0; k < file.train!.users.length; k++) if (file.train!.users[k] === 3) seen.add(file.train!.items[k]);
-    for (const it of out.items) expect(seen.has(it.item)).toBe(false);
+    for (const it of out.items) {
+      expect(seen.has(it.index)).toBe(false);
+      expect(it.item).toBe(String(it.index)); // a synthetic model has no original ids: the ids are the indices
+    }
   });
 
   it('loss --json reports every component for a batch file', async () => {

@@ -91,6 +91,22 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).toEqual(['model.safetensors']);
   });
 
+  it('streams the parts of an async iterable; one that throws leaves the previous file and no temporary file', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'recs.tsv');
+    async function* parts(fail: boolean) {
+      yield 'user\titem\n';
+      yield Uint8Array.from(Buffer.from('a\t1\n'));
+      if (fail) throw new Error('device lost mid-export');
+      yield 'b\t2\n';
+    }
+    await writeFileAtomic(path, parts(false));
+    expect(await readFile(path, 'utf8')).toBe('user\titem\na\t1\nb\t2\n');
+    await expect(writeFileAtomic(path, parts(true))).rejects.toThrow(/device lost mid-export/);
+    expect(await readFile(path, 'utf8')).toBe('user\titem\na\t1\nb\t2\n');
+    expect(await readdir(dir)).toEqual(['recs.tsv']);
+  });
+
   it('removes the temporary file when the final rename fails', async () => {
     const dir = await tempDir();
     const target = join(dir, 'occupied');

@@ -119,6 +119,12 @@ describe('topK (per-row selection with masking)', () => {
     [65, 200, 1],
     [9, 5000, 100],
     [3, 5000, 20],
+    // k > 100: the large-k kernel (radix selection); k = n, k > most rows' candidates, n > its 8,192-column bitmap chunk
+    [3, 101, 101],
+    [4, 1200, 101],
+    [3, 3000, 1000],
+    [3, 1000, 1000],
+    [2, 20000, 500],
   ];
   for (const [rows, n, k] of cases) {
     for (const mode of ['plain', 'masked', 'dropped'] as const) {
@@ -241,8 +247,8 @@ describe('topK (per-row selection with masking)', () => {
     const ids = (k: number) => be.zeros([3, k], 'u32');
     const vals = (k: number) => be.zeros([3, k]);
     expect(() => topK(be, s, 5, ids(5), vals(5))).toThrow(/k = 5 exceeds the number of columns n = 4/);
-    expect(() => topK(be, s, 0, ids(1), vals(1))).toThrow(/k must be an integer in \[1, 100\]/);
-    expect(() => topK(be, be.zeros([1, 200]), 101, be.zeros([1, 101], 'u32'), be.zeros([1, 101]))).toThrow(IrllrecError);
+    expect(() => topK(be, s, 0, ids(1), vals(1))).toThrow(/k must be an integer in \[1, 1024\]/);
+    expect(() => topK(be, be.zeros([1, 2000]), 1025, be.zeros([1, 1025], 'u32'), be.zeros([1, 1025]))).toThrow(IrllrecError);
     expect(() => topK(be, s, 2, vals(2), vals(2))).toThrow(/ids .* dtype f32, expected u32/);
     expect(() => topK(be, s, 2, ids(2), vals(3))).toThrow(/values .* expected \[3, 2\]/);
     const ex = csrTensor(be, { rows: 2, cols: 4, rowPtr: new Uint32Array([0, 0, 0]), colIdx: new Uint32Array(0) });
@@ -259,6 +265,8 @@ describe('scoreTopK (fused dot products + topK)', () => {
     [5, 5000, 32, 100, 'dropped'],
     [11, 999, 5, 20, 'plain'],
     [3, 150, 130, 100, 'masked'],
+    [3, 2000, 32, 1000, 'masked'],
+    [4, 1500, 5, 200, 'dropped'],
   ] as const) {
     it(`R=${rows}, n=${n}, d=${d}, k=${k}, ${mode}: equals topK of the explicit product`, async () => {
       const r = rng(rows + n + d + k);
@@ -315,6 +323,7 @@ describe('scoreTopKAuto (GEMM score blocks + topK, or fused)', () => {
     [70, 300, 32, 20, 8, 'masked'], // 9 blocks, the last one partial; 'auto' takes the GEMM path (≥ 64 rows)
     [20, 1001, 5, 100, 3, 'dropped'], // odd n and d
     [16, 64, 4, 1, 16, 'plain'], // one block
+    [70, 1200, 8, 1000, 16, 'masked'], // the large-k kernel on score blocks
   ] as const) {
     it(`R=${rows}, n=${n}, d=${d}, k=${k}, ${blockRows}-row blocks, ${mode}: same as scoreTopK (both paths)`, async () => {
       const r = rng(rows * 7 + n);

@@ -269,13 +269,13 @@ describe('Recommender on WebGPU: rankings equal a brute-force CPU ranking', () =
   });
 
   it('bad arguments are rejected with errors that name them', async () => {
-    await expect(rec.recommend([0, NU], { k: 5 })).rejects.toThrow(/recommend: user at position 1 is 53, not a user id \(0…52\)/);
-    await expect(rec.recommend([0], { k: 0 })).rejects.toThrow(/k must be an integer in 1…100/);
-    await expect(rec.recommend([0], { k: 101 })).rejects.toThrow(IrllrecError);
-    await expect(rec.recommend([0], { filter: [3, NI] })).rejects.toThrow(/recommend: filter item is 71, not an item id/);
-    await expect(rec.similarItems(-1, 3)).rejects.toThrow(/similarItems: item at position 0 is -1, not an item id/);
+    await expect(rec.recommend([0, NU], { k: 5 })).rejects.toThrow(/recommend: user at position 1 is 53, not a user index \(0…52\)/);
+    await expect(rec.recommend([0], { k: 0 })).rejects.toThrow(/k must be an integer in 1…1024/);
+    await expect(rec.recommend([0], { k: 1025 })).rejects.toThrow(IrllrecError);
+    await expect(rec.recommend([0], { filter: [3, NI] })).rejects.toThrow(/recommend: filter item is 71, not an item index \(0…70\)/);
+    await expect(rec.similarItems(-1, 3)).rejects.toThrow(/similarItems: item is -1, not an item index/);
     await expect(rec.similarItems(1, 3, { metric: 'euclid' as 'dot' })).rejects.toThrow(/metric must be/);
-    await expect(rec.explain(0, NI)).rejects.toThrow(/explain: item at position 0 is 71/);
+    await expect(rec.explain(0, NI)).rejects.toThrow(/explain: item is 71/);
     await expect(rec.explain(0, 1, { intents: 7 })).rejects.toThrow(/intents must be an integer in 0…6/);
   });
 });
