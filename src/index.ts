@@ -28,6 +28,37 @@ export { modelConfig, presetFor, MODEL_KINDS, PRESET_NAMES, REFERENCE_DATASETS, 
 export { RecModel, type Batch, type ModelData, type StepOptions } from './models/model.js';
 export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport, type TrainerState, type FitCheckpointOptions } from './train/trainer.js';
 export { evaluate, type EvaluateOptions } from './train/evaluate.js';
+export { parseRunConfig, runConfigFromObject, runConfigToObject, checkRunField, RUN_CONFIG_FIELDS, type RunConfig, type TrainerSettings } from './train/runconfig.js';
+export {
+  tune,
+  runStudy,
+  fitObjective,
+  studySettings,
+  parseSearchSpace,
+  defaultSearchSpace,
+  sampleConfig,
+  rungBudgets,
+  trialRunConfig,
+  studyBest,
+  type SearchSpace,
+  type SearchParam,
+  type TrialConfig,
+  type StudySettings,
+  type StudySettingsInput,
+  type StudyState,
+  type StudyStore,
+  type StudyOptions,
+  type StudyProgress,
+  type StudyResult,
+  type StudyBest,
+  type TrialRecord,
+  type TrialStatus,
+  type RungResult,
+  type Objective,
+  type ObjectiveResult,
+  type TrialContext,
+  type TuneOptions,
+} from './train/tune.js';
 export { MetricAccumulator, metricKeys, type Metrics } from './train/metrics.js';
 
 // Serving and checkpoints
