@@ -10,6 +10,7 @@ import { nodeGpu } from './gpu.js';
 export * from '../index.js';
 export { nodeGpu };
 export { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
+export { fileStudyStore, studyMarkdown, writeStudyReports } from './study.js';
 export { Recommender, saveCheckpoint, loadCheckpoint, checkpointToFile } from './serve.js';
 
 /** A backend on this machine's GPU through Dawn (falls back to the CPU with `backend: 'auto'`). */
