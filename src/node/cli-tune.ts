@@ -98,6 +98,9 @@ export async function cmdTune(values: Record<string, unknown>, ctx: TuneCliConte
     ctl.abort();
   };
   process.once('SIGINT', onSigint);
+  const store = studyDir ? fileStudyStore(studyDir) : undefined;
+  const previous = await store?.load();
+  if (Array.isArray(previous?.trials)) ctx.progress(`tune: resuming ${studyDir}: ${previous.trials.reduce((a, t) => a + (t.rungs?.length ?? 0), 0)} runs done, ${Number(previous.elapsedSeconds).toFixed(1)} s spent`, true);
   ctx.progress(`irllrec tune: ${kind} on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items) — backend ${be.name}${Number.isFinite(budget) ? ` — budget ${duration(budget)}` : ''}${studyDir ? ` — study ${studyDir}` : ''}`, true);
   try {
     const r = await tune(be, ds, {
@@ -113,7 +116,7 @@ export async function cmdTune(values: Record<string, unknown>, ctx: TuneCliConte
       lr: flag('lr') ?? synth?.lr,
       seed,
       budgetSeconds: budget,
-      store: studyDir ? fileStudyStore(studyDir) : undefined,
+      store,
       signal: ctl.signal,
       onProgress: (p) => ctx.progress(progressLine(p), true),
     });

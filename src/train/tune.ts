@@ -530,7 +530,9 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
       const ctl = new AbortController();
       const onAbort = () => ctl.abort();
       opts.signal?.addEventListener('abort', onAbort);
-      const timer = opts.clock || !Number.isFinite(budget) ? undefined : setTimeout(onAbort, (budget - elapsed()) * 1000);
+      // (Beyond setTimeout's 2³¹ ms the per-epoch check alone stops the run.)
+      const left = (budget - elapsed()) * 1000;
+      const timer = opts.clock || !(left < 2 ** 31) ? undefined : setTimeout(onAbort, left);
       t.status = 'running';
       await save();
       const started = clock();

@@ -82,6 +82,7 @@ describe('irllrec tune', () => {
 
     const r = await cli([...STUDY, '--study', study, '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`tune: resuming ${study}: ${finished} runs done`);
     const resumed = JSON.parse(r.stdout.trim());
     expect(resumed.runs).toBe(4 - finished);
     expect(resumed.best).toEqual(whole.best);
@@ -122,6 +123,18 @@ describe('irllrec tune', () => {
       expect(existsSync(join(study, 'study.json'))).toBe(false);
       expect(existsSync(join(dir, 'bad.json'))).toBe(false);
     }
+    // A study directory holds one study: a damaged state or other settings are refused.
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'damaged'));
+    writeFileSync(join(dir, 'damaged', 'study.json'), '{"format": "irllrec-study", ');
+    const damaged = await cli([...STUDY, '--study', join(dir, 'damaged'), '--out', join(dir, 'bad.json')]);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toMatch(/damaged\/study\.json: not valid JSON .*remove it to start the study afresh/);
+    const other = await cli([...STUDY, '--trials', '4', '--study', join(dir, 'study'), '--out', join(dir, 'bad.json')]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/it was started with trials = 3, this run has 4/);
+    expect(existsSync(join(dir, 'bad.json'))).toBe(false);
+
     const noModel = await cli(['tune', '--synthetic', '--out', join(dir, 'bad.json')]);
     expect(noModel.code).toBe(1);
     expect(noModel.stderr).toMatch(/--model must be one of lightgcn, rlmrec, irllrec, got nothing/);
