@@ -34,6 +34,36 @@ export { itemTopIntents, clusterAgreement, chanceAgreement, type ClusterAgreemen
 export { parseRunConfig, runConfigFromObject, runConfigToObject, checkRunField, RUN_CONFIG_FIELDS, type RunConfig, type TrainerSettings } from './train/runconfig.js';
 export { MetricAccumulator, metricKeys, checkMetrics, METRIC_NAMES, DEFAULT_METRICS, type MetricName, type Metrics } from './train/metrics.js';
 export { VERSION } from './version.js';
+export {
+  tune,
+  runStudy,
+  fitObjective,
+  studySettings,
+  parseSearchSpace,
+  defaultSearchSpace,
+  sampleConfig,
+  rungBudgets,
+  trialRunConfig,
+  studyBest,
+  type SearchSpace,
+  type SearchParam,
+  type TrialConfig,
+  type StudySettings,
+  type StudySettingsInput,
+  type StudyState,
+  type StudyStore,
+  type StudyOptions,
+  type StudyProgress,
+  type StudyResult,
+  type StudyBest,
+  type TrialRecord,
+  type TrialStatus,
+  type RungResult,
+  type Objective,
+  type ObjectiveResult,
+  type TrialContext,
+  type TuneOptions,
+} from './train/tune.js';
 
 // Serving and checkpoints
 export * from './serve/index.js';

@@ -22,6 +22,7 @@ import { checkOptions, commandUsage, packageVersion } from './cli-options.js';
 import { Progress, rateAndEta } from './cli-progress.js';
 import { recommendRequest, runRecommend, writeStdout } from './cli-recommend.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
+import { cmdTune } from './cli-tune.js';
 import { createBackend } from './index.js';
 
 const USAGE = `irllrec — IRLLRec and its ladder (LightGCN, RLMRec-Con) on WebGPU
@@ -30,6 +31,9 @@ Usage:
   irllrec train [--data DIR|FILE | --synthetic] [--model lightgcn|rlmrec|irllrec] [--preset reference|default]
                 [--epochs N] [--patience N] [--eval-every N] [--seed S] [--out FILE] [--max-steps N]
                 [--init FILE] [--batch-size B] [--lr X] [--random-text DIM] [--profile]
+  irllrec tune [--data DIR|FILE | --synthetic] --model lightgcn|rlmrec|irllrec --out BEST.json
+               [--preset P] [--space FILE] [--trials N] [--budget SECONDS] [--study DIR] [--seed S]
+               [--epochs N] [--eta N] [--patience N] [--eval-every N] [--batch-size B] [--lr X]
   irllrec eval --model FILE --data DIR [--split test|val] [-k 5,10,20] [--metrics recall,ndcg,precision,hit,mrr,map]
                [--per-user FILE]
   irllrec recommend --model FILE [--data DIR] --user ID [-k 20]
@@ -52,6 +56,15 @@ after 5 validations without improvement (--patience 0: never stop early); --synt
 up to 30 epochs. --lr accepts a decimal number.
   --quiet           no progress output
   --verbose         also show Dawn's own warnings (e.g. its "artificially reduced" limit notes on lavapipe)
+
+tune: a search on the validation split (Recall@20): --trials configurations (12) sampled with --seed from
+--space (a JSON object of field → {"type":"float"|"int","low","high","log"} or {"type":"choice","values"};
+default: lr, reg, layers, embeddingDim, keepRate and the model's alignment weights and temperatures), trained
+by successive halving: rungs of --epochs/η², --epochs/η, --epochs epochs (--epochs: 30; η = --eta, 3), each
+rung keeping the best 1/η, every trial with early stopping (--patience, --eval-every). No run starts that
+--budget SECONDS cannot cover and a running one stops at it. --study DIR keeps the state (study.json) to
+resume with the same command after a kill; trials.json and trials.md go to DIR (else next to --out). The best
+trial goes to --out as a run configuration: 'irllrec train --config BEST.json' reproduces its score.
   --profile         (train) per-kernel GPU time from timestamp queries, printed to stderr after training
                     and included as "profile" in --json output (WebGPU with 'timestamp-query' only)
 `;
@@ -379,6 +392,11 @@ export async function main(argv: string[]): Promise<number> {
         backend: { type: 'string' },
         config: { type: 'string' },
         profile: { type: 'boolean' },
+        space: { type: 'string' },
+        trials: { type: 'string' },
+        budget: { type: 'string' },
+        study: { type: 'string' },
+        eta: { type: 'string' },
       },
       allowPositionals: false,
     });
@@ -394,7 +412,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const c: Common = { json: Boolean(values.json), quiet: Boolean(values.quiet), backend: (values.backend as Common['backend']) ?? 'auto', progress: new Progress({ quiet: Boolean(values.quiet) }) };
-  for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'random-text', 'patience', 'eval-every']) {
+  for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'random-text', 'patience', 'eval-every', 'trials', 'eta']) {
     if (values[key] !== undefined && !/^\d+$/.test(String(values[key]))) {
       process.stderr.write(`irllrec: --${key} must be a non-negative integer, got '${values[key]}'\n`);
       return 2;
@@ -409,6 +427,7 @@ export async function main(argv: string[]): Promise<number> {
     eval: cmdEval,
     recommend: cmdRecommend,
     loss: cmdLoss,
+    tune: (v) => cmdTune(v, { loadData, backend: () => backendFor(c), progress: (line, final) => progress(c, line, final), synthetic: SYNTHETIC_DEFAULTS }),
   };
   const run = commands[cmd];
   if (!run) {

@@ -8,6 +8,7 @@ import { nodeGpu } from './gpu.js';
 export * from '../index.js';
 export { nodeGpu, createBackend } from './gpu.js';
 export { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
+export { fileStudyStore, studyMarkdown, writeStudyReports } from './study.js';
 export { Recommender, saveCheckpoint, loadCheckpoint, checkpointToFile } from './serve.js';
 
 /** A GPU context on this machine's GPU through Dawn. */

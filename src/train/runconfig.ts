@@ -25,8 +25,8 @@ export interface RunConfig {
   trainer: TrainerSettings;
 }
 
-type Check = (v: unknown) => string | null;
-const int = (min: number): Check => (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min ? null : `an integer ≥ ${min}`);
+type Check = ((v: unknown) => string | null) & { integer?: true };
+const int = (min: number): Check => Object.assign((v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= min ? null : `an integer ≥ ${min}`), { integer: true as const });
 const positive: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? null : 'a positive number');
 const nonneg: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : 'a number ≥ 0');
 const oneOf = (xs: readonly string[]): Check => (v) => (typeof v === 'string' && xs.includes(v) ? null : `one of ${xs.map((x) => `"${x}"`).join(', ')}`);
@@ -69,6 +69,11 @@ export function checkRunField(name: string, value: unknown): string | null {
   const check = (MODEL_FIELDS as Record<string, Check>)[name] ?? (TRAINER_FIELDS as Record<string, Check>)[name];
   if (!check) return `a known field (${RUN_CONFIG_FIELDS.join(', ')})`;
   return check(value);
+}
+
+/** Whether a run-configuration field takes integers only (embeddingDim, layers, epochs, …). */
+export function isIntegerRunField(name: string): boolean {
+  return ((MODEL_FIELDS as Record<string, Check>)[name] ?? (TRAINER_FIELDS as Record<string, Check>)[name])?.integer === true;
 }
 
 /**

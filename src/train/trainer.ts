@@ -238,9 +238,12 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
       if (opts.maxSteps !== undefined && steps >= opts.maxSteps) break;
     }
   } finally {
-    if (snapshot) restoreSnapshot(model, snapshot);
+    // Also when training fails (e.g. a non-finite loss): the best snapshot is restored and released.
+    if (snapshot) {
+      restoreSnapshot(model, snapshot);
+      for (const t of snapshot.values()) t.dispose();
+    }
   }
-  if (snapshot) for (const t of snapshot.values()) t.dispose();
   const val = hasVal ? await evaluate(model, data, 'val', evalOpts) : {};
   const test = data.test.users.length > 0 ? await evaluate(model, data, 'test', evalOpts) : {};
   return { model, history, bestEpoch, val, test, steps, seconds: (now() - t0) / 1000, stoppedEarly, aborted };
