@@ -8,7 +8,7 @@
  */
 import type { Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
-import { type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
+import { MAX_TEXT_DIM, type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
 import type { RecModel } from '../models/model.js';
 import { type SafeTensor, float32Tensor, readSafetensors, tensorToFloat32, writeSafetensors } from './safetensors.js';
 
@@ -95,7 +95,7 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelF
     try {
       validateConfig(config);
     } catch (e) {
-      throw new IrllrecError('format', `${source}: ${(e as Error).message}`);
+      throw new IrllrecError(e instanceof IrllrecError && e.code === 'limit' ? 'limit' : 'format', `${source}: metadata 'config': ${(e as Error).message}`);
     }
     if (Number(metadata.num_users) !== numUsers || Number(metadata.num_items) !== numItems) {
       throw new IrllrecError('format', `${source}: metadata says ${metadata.num_users} users / ${metadata.num_items} items but the embeddings have ${numUsers} / ${numItems} rows`);
@@ -104,6 +104,10 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelF
     const kind = inferKind(new Set(tensors.keys()));
     const ui = tensors.get('user_intent');
     config = modelConfig(kind, metadata.dataset ?? 'other', { embeddingDim: d, ...(ui ? { numIntents: ui.shape[1] } : {}) }, 'reference');
+  }
+  for (const tower of ['mlp.0.weight', 'int_mlp.0.weight']) {
+    const w = tensors.get(tower)?.shape;
+    if (w && (w.length !== 2 || w[1] > MAX_TEXT_DIM)) throw new IrllrecError(w.length !== 2 ? 'format' : 'limit', `${source}: tensor '${tower}' has shape [${w.join(', ')}]; expected [hidden, textDim] with textDim ≤ ${MAX_TEXT_DIM}`);
   }
   if (config.embeddingDim !== d) throw new IrllrecError('format', `${source}: config embeddingDim ${config.embeddingDim} but embeddings are ${d}-d`);
   let train: Interactions | null = null;
