@@ -18,6 +18,10 @@ import { evaluate } from '../train/evaluate.js';
 import { type EpochReport, fit } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
+import { checkpointOptions } from './cli-checkpoint.js';
+import { MAX_BATCH_FILE_BYTES, checkInit, parseBatchFile, reportDatasetWarnings, resolveUser } from './cli-inputs.js';
+import { checkOutputPath, readBounded, readBoundedText, terminalSafe } from './paths.js';
+import { DEFAULT_MAX_MODEL_BYTES } from '../serve/recommender.js';
 import { createBackend } from './index.js';
 
 const USAGE = `irllrec — IRLLRec and its ladder (LightGCN, RLMRec-Con) on WebGPU
@@ -26,6 +30,7 @@ Usage:
   irllrec train [--data DIR|FILE | --synthetic] [--model lightgcn|rlmrec|irllrec] [--preset reference|default]
                 [--epochs N] [--patience N] [--eval-every N] [--seed S] [--out FILE] [--max-steps N]
                 [--init FILE] [--batch-size B] [--lr X] [--random-text DIM] [--profile]
+                [--checkpoint DIR [--resume]]
   irllrec eval --model FILE --data DIR [--split test|val]
   irllrec recommend --model FILE [--data DIR] --user ID [-k 20]
   irllrec loss --model FILE --data DIR --batch FILE [--seed S]
@@ -44,6 +49,9 @@ Defaults: the reference's batch 4096, lr 1e-3, up to 3000 epochs, validation eve
 after 5 validations without improvement (--patience 0: never stop early); --synthetic uses batch 256, lr 5e-3,
 up to 30 epochs. --lr accepts a decimal number.
   --quiet           no progress output
+  --checkpoint DIR  (train) write the run's state to DIR/checkpoint.safetensors after every epoch (atomically);
+                    with --resume, continue from it after an interruption (same options: the result is
+                    bit-identical to an uninterrupted run on the same backend); without one, start afresh
   --profile         (train) per-kernel GPU time from timestamp queries, printed to stderr after training
                     and included as "profile" in --json output (WebGPU with 'timestamp-query' only)
 `;
@@ -108,7 +116,7 @@ function randomText(ds: Dataset, dim: number, seed: number): void {
   ds.text = { userProfile: make(ds.numUsers), itemProfile: make(ds.numItems), userIntent: make(ds.numUsers), itemIntent: make(ds.numItems) };
 }
 
-async function loadData(values: Record<string, unknown>, seed: number): Promise<Dataset> {
+async function loadData(values: Record<string, unknown>, seed: number, c: Common): Promise<Dataset> {
   let ds: Dataset;
   if (values.synthetic || !values.data) ds = syntheticDataset({ seed });
   else if ((await stat(String(values.data)).catch(() => null))?.isFile()) {
@@ -116,6 +124,7 @@ async function loadData(values: Record<string, unknown>, seed: number): Promise<
     ds = await loadInteractionsFile(String(values.data), { seed, val: 0.2, test: 0.2 });
   } else ds = await loadDatasetDir(String(values.data));
   if (values['random-text']) randomText(ds, Number(values['random-text']), seed + 1);
+  reportDatasetWarnings(ds, c.quiet);
   return ds;
 }
 
@@ -129,19 +138,34 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   const tr = run.trainer;
   const flag = (name: string) => (values[name] !== undefined ? Number(values[name]) : undefined);
   const seed = flag('seed') ?? tr.seed ?? 2023;
-  const kind = String(values.model ?? run.model ?? 'irllrec') as ModelKind;
-  if (!MODEL_KINDS.includes(kind)) throw new IrllrecError('range', `--model must be one of ${MODEL_KINDS.join(', ')}, got '${kind}'`);
+  const requested = (values.model ?? run.model) as ModelKind | undefined;
+  if (requested !== undefined && !MODEL_KINDS.includes(requested)) throw new IrllrecError('range', `--model must be one of ${MODEL_KINDS.join(', ')}, got '${terminalSafe(String(requested))}'`);
+  // Output paths are checked before any data is read or any training is done.
+  if (values.out !== undefined) await checkOutputPath(String(values.out), '--out');
+  if (values.resume && values.checkpoint === undefined) throw new IrllrecError('range', '--resume needs --checkpoint DIR');
+  if (values.resume && values.init) throw new IrllrecError('range', '--resume and --init exclude each other (a resumed run starts from its checkpoint)');
   const presetArg = (values.preset as string | undefined) ?? run.preset;
   if (presetArg !== undefined && !(PRESET_NAMES as readonly string[]).includes(presetArg)) throw new IrllrecError('range', `--preset must be one of ${PRESET_NAMES.join(', ')}, got '${presetArg}'`);
-  const ds = await loadData(values, seed);
+  const ds = await loadData(values, seed, c);
+  let kind: ModelKind = requested ?? 'irllrec';
+  let initFile: ReturnType<typeof parseModelFile> | undefined;
+  if (values.init) {
+    const path = String(values.init);
+    initFile = parseModelFile(await readBounded(path, DEFAULT_MAX_MODEL_BYTES, 'model file'), path);
+    kind = checkInit(initFile, path, requested, ds);
+  }
   const preset: PresetName = presetFor(ds.name, presetArg);
   const be = await backendFor(c);
   progress(c, `irllrec: ${kind} on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items, ${ds.train.users.length} training pairs) — preset ${preset}${presetArg ? '' : ' (chosen by dataset)'}${Object.keys(run.config).length ? ` + ${JSON.stringify(run.config)}` : ''} — backend ${be.name}`, true);
   let init: RecModel | undefined;
-  if (values.init) {
-    const file = parseModelFile(new Uint8Array(await readFile(String(values.init))), String(values.init));
-    init = RecModel.create(be, { ...file.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
-    init.importParameters(file.tensors, String(values.init));
+  let resumed: Awaited<ReturnType<typeof checkpointOptions>> | undefined;
+  if (values.checkpoint !== undefined) {
+    resumed = await checkpointOptions(be, ds, kind, String(values.checkpoint), Boolean(values.resume));
+    if (resumed.resumedAt !== null) progress(c, `resuming from ${values.checkpoint} after epoch ${resumed.resumedAt}`, true);
+  }
+  if (initFile) {
+    init = RecModel.create(be, { ...initFile.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
+    init.importParameters(initFile.tensors, String(values.init));
   }
   const profiler = values.profile ? startProfiler(be) : null;
   const t0 = Date.now();
@@ -159,6 +183,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     maxSteps: flag('max-steps'),
     seed,
     init,
+    ...resumed?.fit,
     config: run.config,
     onStep: (s) => progress(c, `epoch ${s.epoch} step ${s.step}/${s.stepsInEpoch}  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${((Date.now() - t0) / 1000).toFixed(1)}s`),
     onEpoch: (r: EpochReport) => {
@@ -172,7 +197,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   }
   const test = result.test;
   progress(c, `test (best epoch ${result.bestEpoch}): ${Object.entries(test).filter(([k]) => k !== 'users').map(([k, v]) => `${k} ${fmt(v)}`).join('  ')}`, true);
-  const out: Record<string, unknown> = { model: kind, preset, config: result.model.config, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
+  const out: Record<string, unknown> = { model: kind, preset, ...(ds.warnings ? { warnings: ds.warnings } : {}), config: result.model.config, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
   if (profiler) {
     const rows = profileRows(await profiler.report(), result.steps);
     if (!c.quiet) process.stderr.write(profileTable(rows, result.steps, profiler.untimed));
@@ -253,9 +278,12 @@ function prefixed(m: Record<string, number>): Record<string, number> {
 async function loadModelFor(values: Record<string, unknown>, be: Backend, needData: boolean) {
   if (!values.model) throw new IrllrecError('range', '--model FILE is required');
   const path = String(values.model);
-  const file = parseModelFile(new Uint8Array(await readFile(path)), path);
+  const file = parseModelFile(await readBounded(path, DEFAULT_MAX_MODEL_BYTES, 'model file'), path);
   let ds: Dataset | null = null;
-  if (values.data) ds = await loadDatasetDir(String(values.data));
+  if (values.data) {
+    ds = await loadDatasetDir(String(values.data));
+    reportDatasetWarnings(ds, Boolean(values.quiet));
+  }
   if (needData && !ds) throw new IrllrecError('range', '--data DIR is required');
   const train = ds?.train ?? file.train;
   if (!train) throw new IrllrecError('data', `${path} carries no training graph: pass --data DIR`);
@@ -287,16 +315,18 @@ async function cmdEval(values: Record<string, unknown>, c: Common) {
 
 async function cmdRecommend(values: Record<string, unknown>, c: Common) {
   const be = await backendFor(c);
-  const { model, file, train } = await loadModelFor(values, be, false);
+  const { model, file, ds, train } = await loadModelFor(values, be, false);
   const k = Number(values.k ?? 20);
   const userArg = String(values.user ?? '');
-  let user = file.userIds ? file.userIds.indexOf(userArg) : -1;
-  if (user < 0 && /^\d+$/.test(userArg)) user = Number(userArg);
-  if (!(user >= 0 && user < model.numUsers)) throw new IrllrecError('range', `--user '${userArg}' is not a user of this model (${model.numUsers} users)`);
+  const user = resolveUser(userArg, model.numUsers, ds?.userIds ?? file.userIds);
   const { recommendForUsers } = await import('../serve/recommend.js');
   const res = await recommendForUsers(model, train, Uint32Array.of(user), { k, excludeSeen: true });
-  const items = Array.from(res[0].ids, (id, r) => ({ rank: r + 1, item: file.itemIds ? file.itemIds[id] : id, score: res[0].scores[r] }));
-  for (const it of items) progress(c, `${it.rank}\t${it.item}\t${fmt(it.score)}`, true);
+  // Scores are bounded at load (checkScoreRange); a non-finite one here is an error, never a null in the output.
+  const bad = res[0].scores.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new IrllrecError('nonfinite', `recommend: the score at rank ${bad + 1} for user '${terminalSafe(userArg)}' is ${res[0].scores[bad]}`);
+  const itemIds = ds?.itemIds ?? file.itemIds;
+  const items = Array.from(res[0].ids, (id, r) => ({ rank: r + 1, item: itemIds ? itemIds[id] : id, score: res[0].scores[r] }));
+  for (const it of items) progress(c, `${it.rank}\t${terminalSafe(String(it.item))}\t${fmt(it.score)}`, true);
   model.dispose();
   be.destroy();
   return { user: userArg, k, items };
@@ -306,24 +336,14 @@ async function cmdLoss(values: Record<string, unknown>, c: Common) {
   const be = await backendFor(c);
   const { model } = await loadModelFor(values, be, true);
   if (!values.batch) throw new IrllrecError('range', '--batch FILE is required');
-  const text = await readFile(String(values.batch), 'utf8');
-  const users: number[] = [];
-  const pos: number[] = [];
-  const neg: number[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
-    const f = line.trim().split(/[\s,]+/).filter(Boolean);
-    if (f.length === 0 || line.trim().startsWith('#')) return;
-    if (f.length < 3 || f.slice(0, 3).some((x) => !/^\d+$/.test(x))) throw new IrllrecError('data', `${values.batch}:${i + 1}: expected 'user pos neg' ids, got '${line.trim()}'`);
-    users.push(Number(f[0]));
-    pos.push(Number(f[1]));
-    neg.push(Number(f[2]));
-  });
+  const batchPath = String(values.batch);
+  const batch = parseBatchFile(await readBoundedText(batchPath, MAX_BATCH_FILE_BYTES, 'batch file'), batchPath, model.numUsers, model.numItems);
   // As the reference's cal_loss: the teacher's EMA update happens first, inside the loss computation.
-  const losses = await model.loss({ users: Uint32Array.from(users), pos: Uint32Array.from(pos), neg: Uint32Array.from(neg) }, { noiseSeed: Number(values.seed ?? 2023), updateTeacher: true });
+  const losses = await model.loss(batch, { noiseSeed: Number(values.seed ?? 2023), updateTeacher: true });
   progress(c, Object.entries(losses).map(([k, v]) => `${k} ${fmt(v)}`).join('  '), true);
   model.dispose();
   be.destroy();
-  return { batch: users.length, ...losses };
+  return { batch: batch.users.length, ...losses };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -360,23 +380,25 @@ export async function main(argv: string[]): Promise<number> {
         backend: { type: 'string' },
         config: { type: 'string' },
         profile: { type: 'boolean' },
+        checkpoint: { type: 'string' },
+        resume: { type: 'boolean' },
       },
       allowPositionals: false,
     });
   } catch (e) {
-    process.stderr.write(`irllrec: ${(e as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`irllrec: ${terminalSafe((e as Error).message, true)}\n\n${USAGE}`);
     return 2;
   }
   const values = parsed.values as Record<string, unknown>;
   const c: Common = { json: Boolean(values.json), quiet: Boolean(values.quiet), backend: (values.backend as Common['backend']) ?? 'auto' };
   for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'k', 'random-text', 'patience', 'eval-every']) {
     if (values[key] !== undefined && !/^\d+$/.test(String(values[key]))) {
-      process.stderr.write(`irllrec: --${key} must be a non-negative integer, got '${values[key]}'\n`);
+      process.stderr.write(`irllrec: --${key} must be a non-negative integer, got '${terminalSafe(String(values[key]))}'\n`);
       return 2;
     }
   }
   if (values.lr !== undefined && !(Number(values.lr) > 0 && Number.isFinite(Number(values.lr)))) {
-    process.stderr.write(`irllrec: --lr must be a positive number, got '${values.lr}'\n`);
+    process.stderr.write(`irllrec: --lr must be a positive number, got '${terminalSafe(String(values.lr))}'\n`);
     return 2;
   }
   const commands: Record<string, (v: Record<string, unknown>, c: Common) => Promise<Record<string, unknown>>> = {
@@ -387,7 +409,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   const run = commands[cmd];
   if (!run) {
-    process.stderr.write(`irllrec: unknown command '${cmd}'\n\n${USAGE}`);
+    process.stderr.write(`irllrec: unknown command '${terminalSafe(cmd)}'\n\n${USAGE}`);
     return 2;
   }
   try {
@@ -395,8 +417,9 @@ export async function main(argv: string[]): Promise<number> {
     if (c.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`\nirllrec ${cmd}: error: ${msg}\n`);
+    // Errors from bad input are IrllrecErrors; anything else is a bug and is labelled as one.
+    const msg = e instanceof IrllrecError ? e.message : `unexpected ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (a bug: please report it)`;
+    process.stderr.write(`\nirllrec ${cmd}: error: ${terminalSafe(msg, true)}\n`);
     return 1;
   }
 }

@@ -4,7 +4,6 @@
  * `maxBytes` before reading it, and defaults to a Dawn backend. Checkpoint writes are atomic
  * (`writeFileAtomic`: a reader sees the old file or the new one, never a torn write).
  */
-import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Dataset } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
@@ -14,6 +13,7 @@ import { DEFAULT_MAX_MODEL_BYTES, type LoadOptions, type ModelSource, Recommende
 import { type TrainingCheckpoint, captureCheckpoint, parseCheckpoint, serializeCheckpoint } from '../train/checkpoint.js';
 import type { FitCheckpointOptions, TrainerState } from '../train/trainer.js';
 import { writeFileAtomic } from './files.js';
+import { readBounded } from './paths.js';
 import { createBackend } from '../backend.js';
 import { nodeGpu } from './gpu.js';
 
@@ -24,18 +24,6 @@ function pathOf(source: ModelSource): string | null {
   if (/^file:/i.test(source)) return fileURLToPath(source);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return null; // http://, https://, …
   return source;
-}
-
-/** Read a file whose size is checked first (a 'limit' error names the file and both sizes). */
-async function readBounded(path: string, maxBytes: number, what: string): Promise<Uint8Array> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (e) {
-    throw new IrllrecError('data', `${path}: cannot read the ${what} (${(e as Error).message})`, { cause: e });
-  }
-  if (size > maxBytes) throw new IrllrecError('limit', `${path}: the ${what} has ${size} bytes, more than maxBytes = ${maxBytes}`);
-  return new Uint8Array(await readFile(path));
 }
 
 /**
