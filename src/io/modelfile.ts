@@ -71,13 +71,13 @@ function inferKind(names: Set<string>): ModelKind {
 }
 
 /** Parse and validate a model file (see the module comment). */
-export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelFile {
-  const { tensors: raw, metadata } = readSafetensors(bytes, source);
+export function parseModelFile(bytes: Uint8Array, source = 'model file', opts: { maxHeaderBytes?: number } = {}): ModelFile {
+  const { tensors: raw, metadata } = readSafetensors(bytes, source, opts);
   const native = metadata.format === FORMAT;
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of raw) {
     if (name.startsWith('irllrec.')) continue;
-    if (!['F32', 'F64', 'F16', 'BF16'].includes(t.dtype)) throw new IrllrecError('format', `${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type`);
+    if (!['F32', 'F64', 'F16', 'BF16'].includes(t.dtype)) throw new IrllrecError('format', `${source}: tensor '${name}' has unsupported dtype ${t.dtype} (model parameters must be F32, F64, F16 or BF16)`);
     tensors.set(name, { shape: t.shape, data: tensorToFloat32(t, name) });
   }
   const ue = tensors.get('user_embeds');

@@ -219,7 +219,7 @@ export function parseCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Train
     const dot = key.indexOf('.');
     const group = key.slice(0, dot) as Group;
     if (dot < 0 || !groups.has(group)) throw formatError(source, `unexpected tensor '${key}'`);
-    if (raw.dtype !== 'F32') throw formatError(source, `tensor '${key}' has dtype ${raw.dtype}, expected F32`);
+    if (raw.dtype !== 'F32') throw formatError(source, `tensor '${key}' has unsupported dtype ${raw.dtype} (checkpoints hold F32)`);
     const data = tensorToFloat32(raw, key);
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) throw new IrllrecError('nonfinite', `${source}: tensor '${key}' has a non-finite value at index ${i}`);
