@@ -29,6 +29,26 @@ describe('loader fuzzing', () => {
   }
 });
 
+describe('structure-aware fuzzing that uses what it loads (model file, checkpoint, dataset)', () => {
+  const USE_CASES = 40;
+  for (const name of ['model file → load, recommend, fit 1 step', 'checkpoint → resumeFrom, fit, recommend', 'dataset → datasetFromFiles, fit 1 step, recommend']) {
+    it(`${name}: ${USE_CASES} edited inputs end in a correct result or a typed IrllrecError, quickly and without huge allocations`, async () => {
+      const { fuzzUse, useTargets } = await import('./fuzz-use.js');
+      const target = (await useTargets()).find((t) => t.name === name)!;
+      expect(target).toBeDefined();
+      // Every seed itself is used successfully.
+      for (const s of target.seeds) await target.use(s);
+      const report = await fuzzUse(target, USE_CASES, 20261206);
+      const shown = report.failures.slice(0, 3).map((f) => `case ${f.caseIndex} [${f.mutations.join(' + ')}]: ${f.problem}`);
+      expect(shown).toEqual([]);
+      expect(report.valid + report.typed).toBe(USE_CASES);
+      // Both outcomes occur: the edits reach the checks, and some edited inputs are still usable.
+      expect(report.typed).toBeGreaterThan(USE_CASES / 4);
+      expect(report.valid).toBeGreaterThan(0);
+    }, 120_000);
+  }
+});
+
 describe('the fuzz harness itself', () => {
   it('reports untyped exceptions, empty messages, slow cases and oversized allocations', async () => {
     const { IrllrecError } = await import('../../src/errors.js');
