@@ -140,7 +140,7 @@ const checkpointMutators: Mut<Uint8Array>[] = [
 ];
 
 type Files = Record<string, string>;
-const lines = (s: string) => s.split('\n').filter(Boolean);
+const lines = (s: string | undefined) => (s ?? '').split('\n').filter(Boolean);
 const datasetMutators: Mut<Files>[] = [
   ['meta count', (f, r) => {
     const meta = JSON.parse(f['meta.json'] ?? '{}') as Record<string, unknown>;
@@ -150,6 +150,7 @@ const datasetMutators: Mut<Files>[] = [
   ['hostile id', (f, r) => {
     const split = pick(r, ['train.tsv', 'val.tsv', 'test.tsv']);
     const ls = lines(f[split]);
+    if (ls.length === 0) return f;
     const k = r.int(ls.length);
     const cols = ls[k].split('\t');
     cols[r.int(2)] = pick(r, HOSTILE_IDS);
@@ -169,7 +170,7 @@ const datasetMutators: Mut<Files>[] = [
   ['move lines', (f, r) => {
     const ls = lines(f['train.tsv']);
     const cut = r.int(ls.length);
-    return { ...f, 'train.tsv': `${ls.slice(0, cut).join('\n')}\n`, 'test.tsv': `${f['test.tsv']}${ls.slice(cut).join('\n')}\n` };
+    return { ...f, 'train.tsv': `${ls.slice(0, cut).join('\n')}\n`, 'test.tsv': `${f['test.tsv'] ?? ''}${ls.slice(cut).join('\n')}\n` };
   }],
   ['drop file', (f, r) => {
     const out = { ...f };

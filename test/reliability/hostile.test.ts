@@ -15,6 +15,8 @@ import { type TrainingCheckpoint, captureCheckpoint, parseCheckpoint, resumeFrom
 import { fit } from '../../src/train/trainer.js';
 import type { Backend, WebGpuBackend } from '../../src/ops/tensor.js';
 import { cpu, gpu } from '../helpers.js';
+import { MAX_DISPATCHES_PER_SUBMIT } from '../../src/gpu/kernel.js';
+import { axpy } from '../../src/ops/elementwise.js';
 import { editSafetensors, modelBytes, scaled, smallData, withConfig } from './hostile-files.js';
 
 afterAll(async () => (await gpu()).destroy());
@@ -88,6 +90,20 @@ describe('class 1: config and header fields that drive work or allocation are bo
     const bad = editSafetensors(ck, { meta: (m) => void (m.config = JSON.stringify({ ...JSON.parse(m.config), layers: 1e6 })) });
     await refused(() => parseCheckpoint(bad, 'run.ckpt'), 'limit', /run\.ckpt: metadata 'config': model config: layers = 1000000 is over the limit of 64/, { ms: 200 });
   });
+
+  it('webgpu: recording past MAX_DISPATCHES_PER_SUBMIT is submitted in parts, in order, with the same result', async () => {
+    const be = await gpu();
+    const x = be.tensor(Float32Array.of(1, 2), [2], 'f32', 'x');
+    const y = be.zeros([2], 'f32', 'y');
+    const n = MAX_DISPATCHES_PER_SUBMIT + 10;
+    const submits = be.recorder.submits;
+    for (let k = 0; k < n; k++) axpy(be, 1, x, y);
+    expect(be.recorder.submits).toBe(submits + 1); // one bounded part went out during recording
+    expect(be.recorder.dispatchesPending).toBe(10);
+    expect(Array.from(await be.read(y))).toEqual([n, 2 * n]);
+    x.dispose();
+    y.dispose();
+  }, 60_000);
 
   it("meta.json's declared user count is bounded by the ids the files use", async () => {
     const enc = new TextEncoder();
