@@ -20,7 +20,7 @@ import { Rng } from '../util/random.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
 import { checkpointOptions } from './cli-checkpoint.js';
 import { MAX_BATCH_FILE_BYTES, checkInit, parseBatchFile, reportDatasetWarnings, resolveUser } from './cli-inputs.js';
-import { checkOutputPath, readBounded, readBoundedText, terminalSafe } from './paths.js';
+import { checkOutputPath, readBounded, readBoundedText, terminalSafe, terminalSafeJson } from './paths.js';
 import { DEFAULT_MAX_MODEL_BYTES } from '../serve/recommender.js';
 import { createBackend } from './index.js';
 
@@ -414,7 +414,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const result = await run(values, c);
-    if (c.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (c.json) process.stdout.write(`${terminalSafeJson(result)}\n`);
     return 0;
   } catch (e) {
     // Errors from bad input are IrllrecErrors; anything else is a bug and is labelled as one.

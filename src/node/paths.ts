@@ -98,3 +98,12 @@ export function terminalSafe(text: string, keepLayout = false): string {
     return c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u${c.toString(16).padStart(4, '0')}`;
   });
 }
+
+/**
+ * `JSON.stringify` for a terminal: JSON already escapes C0 controls, and this also escapes DEL, the C1
+ * controls (U+009B is a CSI in UTF-8 terminals) and the bidirectional overrides as \uXXXX — still the same
+ * JSON value for any parser.
+ */
+export function terminalSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -62,7 +62,7 @@ async function refused(args: string[], message: RegExp, ms = 15_000): Promise<Ru
 const dir = mkdtempSync(join(tmpdir(), 'irllrec-hostile-cli-'));
 const data = smallData();
 /** An item id with an OSC title sequence and a colour sequence: printed, it must be shown, not executed. */
-const EVIL_ITEM = '\x1b]0;owned\x07\x1b[31mred';
+const EVIL_ITEM = '\x1b]0;owned\x07\x1b[31mred\u009b2J\u202e';
 const itemName = (i: number) => (i === 0 ? EVIL_ITEM : `i${i}`);
 const dsDir = writeDatasetDir(join(dir, 'named'), { train: tsvOf(data.train, (u) => `u${u}`, itemName), val: tsvOf(data.val, (u) => `u${u}`, itemName), test: tsvOf(data.test, (u) => `u${u}`, itemName) });
 const model = join(dir, 'lightgcn.safetensors');
@@ -219,8 +219,12 @@ describe('class 8: output cannot attack the terminal', () => {
     expect(Array.from(data.train.items.filter((_, k) => data.train.users[k] === 1))).not.toContain(0);
     const r = await cli(['recommend', '--model', model, '--user', 'u1', '-k', String(Math.min(100, data.numItems - seen)), '--backend', 'cpu']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('\\x1b]0;owned\\x07\\x1b[31mred');
-    expect(r.stderr).not.toMatch(/[\x1b\x07]/);
+    expect(r.stderr).toContain('\\x1b]0;owned\\x07\\x1b[31mred\\x9b2J\\u202e');
+    expect(r.stderr).not.toMatch(/[\x1b\x07\u009b\u202e]/);
+    // --json: the same id, escaped as JSON (C1 and bidi controls too), parses back to the id itself.
+    const j = await cli(['recommend', '--model', model, '--user', 'u1', '-k', String(Math.min(100, data.numItems - seen)), '--backend', 'cpu', '--json', '--quiet']);
+    expect(j.stdout).not.toMatch(/[\x1b\x07\u009b\u202e]/);
+    expect((JSON.parse(j.stdout).items as { item: string }[]).map((x) => x.item)).toContain(EVIL_ITEM);
     const bad = await refused(['recommend', '--model', model, '--user', '\x1b[2J\x1b[Hgone', '--backend', 'cpu'], /--user '\\x1b\[2J\\x1b\[Hgone' is not one of this model's/);
     expect(bad.stderr).not.toMatch(/\x1b/);
   });
