@@ -2,7 +2,7 @@
  * The `irllrec` command line: train, eval, recommend, loss. Progress goes to stderr (a live line on a
  * terminal); with --json, one JSON object with the results goes to stdout.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { buildGraph } from '../data/graph.js';
 import { syntheticDataset } from '../data/synthetic.js';
@@ -89,12 +89,11 @@ const MAX_CONFIG_BYTES = 1 << 20;
 export async function readRunConfig(arg: string): Promise<RunConfig> {
   if (arg.trim().startsWith('{')) return parseRunConfig(arg, '--config');
   if (arg === '') throw new IrllrecError('range', '--config: empty value (give a JSON object or the path of a JSON file)');
-  const st = await stat(arg).catch((e: NodeJS.ErrnoException) => {
-    throw new IrllrecError('io', `--config ${arg}: ${e.code === 'ENOENT' ? 'no such file (inline JSON must start with "{")' : e.message}`);
+  const text = await readBoundedText(arg, MAX_CONFIG_BYTES, 'run configuration (--config)').catch((e: IrllrecError) => {
+    if ((e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new IrllrecError('io', `--config ${arg}: no such file (inline JSON must start with "{")`);
+    throw e;
   });
-  if (!st.isFile()) throw new IrllrecError('io', `--config ${arg}: not a regular file`);
-  if (st.size > MAX_CONFIG_BYTES) throw new IrllrecError('io', `--config ${arg}: ${st.size} bytes, more than the ${MAX_CONFIG_BYTES} a run configuration may have`);
-  return parseRunConfig(await readFile(arg, 'utf8'), arg);
+  return parseRunConfig(text, arg);
 }
 
 /** `--config` overrides of model settings only (eval, recommend, loss): trainer fields are an error there. */

@@ -204,6 +204,7 @@ describe('class 7: only regular files are read', () => {
     await refused(['recommend', '--model', dir, '--user', 'u1', '--backend', 'cpu'], /the model file must be a regular file, this is a directory/, 5000);
     await refused(['recommend', '--model', '/dev/zero', '--user', 'u1', '--backend', 'cpu'], /\/dev\/zero: the model file must be a regular file, this is a device/, 5000);
     await refused(['loss', '--model', model, '--data', dsDir, '--batch', fifo, '--backend', 'cpu'], /the batch file must be a regular file, this is a FIFO/, 5000);
+    await refused(['train', '--config', fifo, '--backend', 'cpu'], /the run configuration \(--config\) must be a regular file, this is a FIFO/, 5000);
     const d = join(dir, 'fifo-data');
     mkdirSync(d);
     execFileSync('mkfifo', [join(d, 'train.tsv')]);
