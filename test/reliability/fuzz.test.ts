@@ -1,6 +1,7 @@
 /**
- * Seeded fuzzing of every loader (see ./fuzz.ts for the mutations and the per-case contract). CI size:
- * 300 cases per loader; `npm run fuzz` (bench/fuzz.ts) runs 10,000.
+ * Seeded fuzzing of every loader (see ./fuzz.ts for the mutations and the per-case contract), and
+ * structure-aware fuzzing that uses what it loads (./fuzz-use.ts: load, recommend, fit one step, resume).
+ * CI size: 300 cases per loader, 40 per end-to-end target; `npm run fuzz` (bench/fuzz.ts) runs 10,000 of each.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type FuzzTarget, fuzzTarget, fuzzTargets } from './fuzz.js';
