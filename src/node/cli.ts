@@ -65,8 +65,10 @@ interface Common {
   backend: 'webgpu' | 'cpu' | 'auto';
 }
 
-function progress(c: Common, line: string, final = false): void {
+function progress(c: Common, text: string, final = false): void {
   if (c.quiet) return;
+  // Lines quote names and ids from files (dataset names, item ids): shown escaped, never executed.
+  const line = terminalSafe(text, true);
   // Per-step lines only as a live line on a terminal; logs get the epoch lines.
   if (!process.stderr.isTTY && !final) return;
   if (process.stderr.isTTY && !final) process.stderr.write(`\r\x1b[2K${line}`);
@@ -325,7 +327,7 @@ async function cmdRecommend(values: Record<string, unknown>, c: Common) {
   if (bad >= 0) throw new IrllrecError('nonfinite', `recommend: the score at rank ${bad + 1} for user '${terminalSafe(userArg)}' is ${res[0].scores[bad]}`);
   const itemIds = ds?.itemIds ?? file.itemIds;
   const items = Array.from(res[0].ids, (id, r) => ({ rank: r + 1, item: itemIds ? itemIds[id] : id, score: res[0].scores[r] }));
-  for (const it of items) progress(c, `${it.rank}\t${terminalSafe(String(it.item))}\t${fmt(it.score)}`, true);
+  for (const it of items) progress(c, `${it.rank}\t${it.item}\t${fmt(it.score)}`, true);
   model.dispose();
   be.destroy();
   return { user: userArg, k, items };

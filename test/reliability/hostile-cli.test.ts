@@ -226,6 +226,12 @@ describe('class 8: output cannot attack the terminal', () => {
     const j = await cli(['recommend', '--model', model, '--user', 'u1', '-k', String(Math.min(100, data.numItems - seen)), '--backend', 'cpu', '--json', '--quiet']);
     expect(j.stdout).not.toMatch(/[\x1b\x07\u009b\u202e]/);
     expect((JSON.parse(j.stdout).items as { item: string }[]).map((x) => x.item)).toContain(EVIL_ITEM);
+    // A dataset directory (the dataset's name) with a title sequence is shown escaped in the progress lines too.
+    const named = writeDatasetDir(join(dir, '\x1b]0;pwned\x07'), { train: tsvOf(data.train) });
+    const t = await cli(['train', '--data', named, '--model', 'lightgcn', '--epochs', '1', '--backend', 'cpu']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toContain('lightgcn on \\x1b]0;pwned\\x07 (');
+    expect(t.stderr).not.toMatch(/[\x1b\x07]/);
     const bad = await refused(['recommend', '--model', model, '--user', '\x1b[2J\x1b[Hgone', '--backend', 'cpu'], /--user '\\x1b\[2J\\x1b\[Hgone' is not one of this model's/);
     expect(bad.stderr).not.toMatch(/\x1b/);
   });
