@@ -159,21 +159,10 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   const be = await backendFor(c);
   progress(c, `irllrec: ${kind} on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items, ${ds.train.users.length} training pairs) — preset ${preset}${presetArg ? '' : ' (chosen by dataset)'}${Object.keys(run.config).length ? ` + ${JSON.stringify(run.config)}` : ''} — backend ${be.name}`, true);
   let init: RecModel | undefined;
-  let resumed: Awaited<ReturnType<typeof checkpointOptions>> | undefined;
-  if (values.checkpoint !== undefined) {
-    resumed = await checkpointOptions(be, ds, kind, String(values.checkpoint), Boolean(values.resume));
-    if (resumed.resumedAt !== null) progress(c, `resuming from ${values.checkpoint} after epoch ${resumed.resumedAt}`, true);
-  }
-  if (initFile) {
-    init = RecModel.create(be, { ...initFile.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
-    init.importParameters(initFile.tensors, String(values.init));
-  }
-  const profiler = values.profile ? startProfiler(be) : null;
-  const t0 = Date.now();
   // The reference's settings (batch 4096, lr 1e-3, up to 3000 epochs) suit its datasets; the small built-in
   // synthetic set gets smaller batches and a larger step so that the default run finishes in minutes.
   const synth = ds.name === 'synthetic' ? SYNTHETIC_DEFAULTS : null;
-  const result = await fit(be, ds, {
+  const settings = {
     model: kind,
     preset,
     epochs: flag('epochs') ?? tr.epochs ?? synth?.epochs,
@@ -183,9 +172,24 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     evalEvery: flag('eval-every') ?? tr.evalEvery,
     maxSteps: flag('max-steps'),
     seed,
+    config: run.config,
+  };
+  let resumed: Awaited<ReturnType<typeof checkpointOptions>> | undefined;
+  if (values.checkpoint !== undefined) {
+    const identity = { ...settings, dataset: ds.name, randomText: values['random-text'] ?? null };
+    resumed = await checkpointOptions(be, ds, identity, String(values.checkpoint), Boolean(values.resume));
+    if (resumed.resumedAt !== null) progress(c, `resuming from ${values.checkpoint} after epoch ${resumed.resumedAt}`, true);
+  }
+  if (initFile) {
+    init = RecModel.create(be, { ...initFile.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
+    init.importParameters(initFile.tensors, String(values.init));
+  }
+  const profiler = values.profile ? startProfiler(be) : null;
+  const t0 = Date.now();
+  const result = await fit(be, ds, {
+    ...settings,
     init,
     ...resumed?.fit,
-    config: run.config,
     onStep: (s) => progress(c, `epoch ${s.epoch} step ${s.step}/${s.stepsInEpoch}  loss ${fmt(s.losses.total)}  bpr ${fmt(s.losses.bpr)}  kd ${fmt(s.losses.kd)}  kd_int ${fmt(s.losses.kd_int)}  ${((Date.now() - t0) / 1000).toFixed(1)}s`),
     onEpoch: (r: EpochReport) => {
       const val = r.val ? `  val recall@20 ${fmt(r.val['recall@20'])} ndcg@20 ${fmt(r.val['ndcg@20'])}${r.improved ? ' *' : ''}` : '';

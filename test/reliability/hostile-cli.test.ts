@@ -190,9 +190,11 @@ describe('class 6: --checkpoint / --resume after kill -9', () => {
     const [ja, jb] = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
     expect(jb.test).toEqual(ja.test);
     expect([jb.steps, jb.bestEpoch]).toEqual([ja.steps, ja.bestEpoch]);
-    expect(readdirSync(ck)).toEqual(['checkpoint.safetensors']);
-    // Without --resume an existing checkpoint is not overwritten.
+    expect(readdirSync(ck).sort()).toEqual(['checkpoint.safetensors', 'run.json']);
+    // Without --resume an existing checkpoint is not overwritten; a resume with other options is another run.
     await refused([...args, '--checkpoint', ck], /already holds checkpoint\.safetensors; pass --resume/);
+    const other = args.map((a) => (a === '64' ? '32' : a));
+    await refused([...other, '--checkpoint', ck, '--resume'], /options differ from the checkpointed run's, so it would not continue that run: batchSize 32 \(the checkpointed run: 64\)/);
   }, 120_000);
 });
 
