@@ -3,6 +3,7 @@
  * terminal); with --json, one JSON object with the results goes to stdout.
  */
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildGraph } from '../data/graph.js';
 import { syntheticDataset } from '../data/synthetic.js';
@@ -18,7 +19,7 @@ import { evaluate } from '../train/evaluate.js';
 import { type EpochReport, fit } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
-import { checkpointOptions } from './cli-checkpoint.js';
+import { CHECKPOINT_FILE, checkpointOptions } from './cli-checkpoint.js';
 import { MAX_BATCH_FILE_BYTES, checkInit, parseBatchFile, reportDatasetWarnings, resolveUser } from './cli-inputs.js';
 import { checkOutputPath, readBounded, readBoundedText, terminalSafe, terminalSafeJson } from './paths.js';
 import { DEFAULT_MAX_MODEL_BYTES } from '../serve/recommender.js';
@@ -143,6 +144,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   if (requested !== undefined && !MODEL_KINDS.includes(requested)) throw new IrllrecError('range', `--model must be one of ${MODEL_KINDS.join(', ')}, got '${terminalSafe(String(requested))}'`);
   // Output paths are checked before any data is read or any training is done.
   if (values.out !== undefined) await checkOutputPath(String(values.out), '--out');
+  if (values.checkpoint !== undefined) await checkOutputPath(join(String(values.checkpoint), CHECKPOINT_FILE), '--checkpoint');
   if (values.resume && values.checkpoint === undefined) throw new IrllrecError('range', '--resume needs --checkpoint DIR');
   if (values.resume && values.init) throw new IrllrecError('range', '--resume and --init exclude each other (a resumed run starts from its checkpoint)');
   const presetArg = (values.preset as string | undefined) ?? run.preset;

@@ -92,7 +92,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   } catch (e) {
     if (handle) await handle.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
-    throw e;
+    throw new IrllrecError('io', `${path}: cannot write (${(e as Error).message})`, { cause: e });
   }
   // Persist the rename itself (directory entry); not supported on every platform (e.g. Windows).
   try {

@@ -193,3 +193,22 @@ describe('class 4: the dataset warnings are returned by the API', () => {
     expect(ds.warnings).toEqual(['train: 1 duplicate pairs removed', 'val: 1 pairs have an item with no training interaction', 'train.tsv: 2 distinct pairs, meta.json says 9']);
   });
 });
+
+describe('class 10: failures from bad paths are typed and name the path', () => {
+  it('writing into a missing directory, reading a directory as a model and a file as a dataset directory', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { writeFileAtomic, loadDatasetDir } = await import('../../src/node/files.js');
+    const { Recommender: NodeRecommender, loadCheckpoint } = await import('../../src/node/serve.js');
+    const dir = mkdtempSync(join(tmpdir(), 'irllrec-hostile-paths-'));
+    const target = join(dir, 'missing', 'm.safetensors');
+    await refused(() => writeFileAtomic(target, 'x'), 'io', new RegExp(`${target.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: cannot write \\(ENOENT`));
+    await refused(() => NodeRecommender.load(dir, { backend: cpu('f32') }), 'io', /: the model file must be a regular file, this is a directory/);
+    await refused(() => loadCheckpoint(dir), 'io', /: the checkpoint must be a regular file, this is a directory/);
+    const file = join(dir, 'plain.txt');
+    writeFileSync(file, '0\t1\n');
+    await refused(() => loadDatasetDir(file), 'io', /plain\.txt: expected a dataset directory/);
+    await refused(() => loadDatasetDir(join(dir, 'nope')), 'io', /nope: cannot read the dataset directory \(no such file or directory\)/);
+  });
+});
