@@ -1,8 +1,9 @@
 // A tiny static server for the built demo (demo/dist), on 127.0.0.1 only. WebGPU needs a secure context,
 // which http://127.0.0.1 and http://localhost are.
 //   PORT=5173 node demo/serve.mjs   (npm run demo builds first; PORT=0 picks a free port)
+import { constants } from 'node:fs';
 import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -20,23 +21,60 @@ const TYPES = {
   '.npy': 'application/octet-stream',
 };
 
-/** Serve `root` on host:port; resolves with the server and its URL once listening. */
-export function startServer({ root = join(dirname(fileURLToPath(import.meta.url)), 'dist'), port = 5173, host = '127.0.0.1' } = {}) {
-  const base = resolve(root);
+/** Loopback addresses only: the demo server is never reachable from another machine. */
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Whether `file` is `base` or inside it (both absolute, normalised). */
+const inside = (base, file) => file === base || file.startsWith(base + sep);
+
+/**
+ * The regular file under `base` (a real path) that `path` names, or null (403): after the textual check
+ * against `..`, every symbolic link is resolved and the target must still be inside `base`, and it must be
+ * a regular file (a directory serves its index.html; FIFOs, devices and sockets are refused).
+ */
+async function resolveServed(base, path) {
+  let file = normalize(join(base, path));
+  if (!inside(base, file)) return null;
+  file = await realpath(file);
+  if (!inside(base, file)) return null;
+  if ((await stat(file)).isDirectory()) file = await realpath(join(file, 'index.html'));
+  return inside(base, file) ? file : null;
+}
+
+/** Serve `root` on host:port (loopback only); resolves with the server and its URL once listening. */
+export async function startServer({ root = join(dirname(fileURLToPath(import.meta.url)), 'dist'), port = 5173, host = '127.0.0.1' } = {}) {
+  if (!LOOPBACK.has(host)) throw new Error(`demo server: host must be a loopback address (${[...LOOPBACK].join(', ')}), got '${host}'`);
+  const base = await realpath(resolve(root));
   const server = createServer(async (req, res) => {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
         return;
       }
-      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-      let file = normalize(join(base, path));
-      if (file !== base && !file.startsWith(base + sep)) {
+      let path;
+      try {
+        path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      } catch {
+        res.writeHead(400).end('bad request');
+        return;
+      }
+      const file = await resolveServed(base, path);
+      if (file === null) {
         res.writeHead(403).end('forbidden');
         return;
       }
-      if ((await stat(file).catch(() => null))?.isDirectory()) file = join(file, 'index.html');
-      const body = await readFile(file);
+      // Opened without blocking (a FIFO planted in the folder cannot hang the server), checked through the handle.
+      const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+      let body;
+      try {
+        if (!(await handle.stat()).isFile()) {
+          res.writeHead(403).end('forbidden');
+          return;
+        }
+        body = await handle.readFile();
+      } finally {
+        await handle.close();
+      }
       res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': body.length, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch (e) {

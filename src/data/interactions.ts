@@ -23,6 +23,15 @@ const NUMBER_RE = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DENSE_ID_RE = /^\d{1,10}$/;
 /** Largest id usable as a dense id: counts must still fit a u32. */
 const MAX_DENSE_ID = 0xfffffffe;
+/**
+ * How far a declared count (meta.json's `users` / `items`, `numUsers` / `numItems`) may exceed the ids the
+ * files use: 2 × their span + 1024. Ids without interactions are legitimate (cold users and items), but the
+ * count sizes the graph, the embedding tables and every node-indexed buffer, so a meta.json claiming 2^32 − 1
+ * users over a handful of pairs would otherwise commit gigabytes before any other check could run.
+ */
+export function maxDeclaredCount(usedSpan: number): number {
+  return 2 * usedSpan + 1024;
+}
 /** Header words accepted for the user and item columns even when the ids themselves are strings. */
 const USER_HEADER_RE = /^(?:user|users|user_?id|uid|u|reviewer_?id|customer_?id)$/i;
 const ITEM_HEADER_RE = /^(?:item|items|item_?id|iid|i|movie|movie_?id|product|product_?id|asin|business|business_?id|book|book_?id|isbn)$/i;
@@ -45,13 +54,15 @@ function splitFields(line: string, sep: 'tab' | 'comma' | 'space'): string[] {
 }
 
 /**
- * A first line is a header when some column is non-numeric in it but numeric in the next data line
- * (e.g. `user,item,rating` over `1,31,2.5`, or `user item` over `alice 5`), or when its first two fields
- * are recognised column names (`userId movieId`), which also covers files whose ids are all strings.
+ * A first line is a header when its first two fields are recognised column names (`userId movieId`), which
+ * also covers files whose ids are all strings, or when it holds no digit at all and some column is
+ * non-numeric in it but numeric in the next data line (e.g. `user,item,rating` over `1,31,2.5`, or
+ * `user item` over `alice 5`). A first line with digits is data: ids such as ISBNs (`043936213X`) are
+ * non-numeric among numeric ones, and dropping such a row as a "header" would lose it silently.
  */
 function looksLikeHeader(first: string[], second: string[] | undefined): boolean {
   if (first.length >= 2 && USER_HEADER_RE.test(first[0]) && ITEM_HEADER_RE.test(first[1])) return true;
-  if (!second) return false;
+  if (!second || first.some((f) => /\d/.test(f))) return false;
   const n = Math.min(first.length, second.length);
   for (let f = 0; f < n; f++) if (!NUMBER_RE.test(first[f]) && NUMBER_RE.test(second[f])) return true;
   return false;
@@ -159,8 +170,8 @@ function resolveIds(
   kind: 'user' | 'item',
   splits: { ids: string[]; lines: Uint32Array; source: string }[],
   fixedCount: number | undefined,
+  countName: string = kind === 'user' ? 'numUsers' : 'numItems',
 ): { dense: Uint32Array[]; count: number; names?: string[] } {
-  const countName = kind === 'user' ? 'numUsers' : 'numItems';
   if (fixedCount !== undefined && (!Number.isInteger(fixedCount) || fixedCount < 0 || fixedCount > MAX_DENSE_ID + 1)) {
     throw new IrllrecError('range', `${countName} must be a non-negative integer, got ${fixedCount}`);
   }
@@ -178,6 +189,21 @@ function resolveIds(
       distinct.add(v);
     }
     if (!allNumeric) break;
+  }
+  if (fixedCount !== undefined) {
+    // The span the files use: max id + 1 for dense ids, else (at most) the number of distinct strings.
+    let used = allNumeric ? max + 1 : 0;
+    if (!allNumeric) {
+      const seen = new Set<string>();
+      for (const s of splits) for (const id of s.ids) seen.add(id);
+      used = seen.size;
+    }
+    if (fixedCount > maxDeclaredCount(used)) {
+      throw new IrllrecError(
+        'limit',
+        `${countName} = ${fixedCount} is over the limit of ${maxDeclaredCount(used)} for these files (2 × the ${used} ${kind} ids they use + 1024): a declared count may add ${kind}s without interactions, not size the model by itself`,
+      );
+    }
   }
 
   if (allNumeric && (fixedCount !== undefined || max + 1 <= 2 * distinct.size + 1024)) {
@@ -319,6 +345,8 @@ interface BuildOptions {
   name?: string;
   numUsers?: number;
   numItems?: number;
+  /** How errors name the declared counts (default numUsers / numItems). */
+  countNames?: { user: string; item: string };
   minRating?: number;
 }
 
@@ -327,8 +355,8 @@ function datasetFromParsed(parsed: { train: ParsedRows; val?: ParsedRows; test?:
     .filter((p): p is ParsedRows => p !== undefined)
     .map((p) => filterRating(p, opts.minRating));
   if (splits[0].users.length === 0) throw new IrllrecError('data', `${parsed.train.source}: the training split has no interactions`);
-  const users = resolveIds('user', splits.map((s) => ({ ids: s.users, lines: s.lines, source: s.source })), opts.numUsers);
-  const items = resolveIds('item', splits.map((s) => ({ ids: s.items, lines: s.lines, source: s.source })), opts.numItems);
+  const users = resolveIds('user', splits.map((s) => ({ ids: s.users, lines: s.lines, source: s.source })), opts.numUsers, opts.countNames?.user);
+  const items = resolveIds('item', splits.map((s) => ({ ids: s.items, lines: s.lines, source: s.source })), opts.numItems, opts.countNames?.item);
   const warnings: string[] = [];
   const empty: Interactions = { users: new Uint32Array(0), items: new Uint32Array(0) };
   const result: Interactions[] = [];
@@ -509,7 +537,7 @@ export function datasetFromFiles(files: Record<string, string | Uint8Array>, opt
   const read = (file: string) => (files[file] === undefined ? undefined : parseRows(decodeText(file, files[file]), file));
   const ds = datasetFromParsed(
     { train: parseRows(decodeText('train.tsv', train), 'train.tsv'), val: read('val.tsv'), test: read('test.tsv') },
-    { name, numUsers: metaCount(meta, 'users'), numItems: metaCount(meta, 'items') },
+    { name, numUsers: metaCount(meta, 'users'), numItems: metaCount(meta, 'items'), countNames: { user: "meta.json 'users'", item: "meta.json 'items'" } },
   );
   const warnings = ds.warnings ?? [];
   for (const split of ['train', 'val', 'test'] as const) {

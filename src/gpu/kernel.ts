@@ -143,6 +143,13 @@ export async function takeCompileErrors(device: GPUDevice): Promise<string | nul
 const ARENA_CHUNK = 64 * 1024;
 
 /**
+ * The most dispatches one command buffer holds (each has its own bind group and 256 bytes of uniform arena):
+ * a training step records a few hundred (at MAX_LAYERS, a few thousand), so only runaway recording reaches
+ * it, and is then submitted in parts — in order, with identical results — instead of exhausting the driver.
+ */
+export const MAX_DISPATCHES_PER_SUBMIT = 16384;
+
+/**
  * Records dispatches into one command encoder; `submit()` sends them in one queue submission.
  * Copies (uploads, readbacks, clears) end the current compute pass and go into the same encoder, so the
  * order of operations is the order of calls.
@@ -281,6 +288,9 @@ export class Recorder {
     if (this.profiler) this.encoder(); // end the dispatch's own pass
     this.dispatchesPending++;
     this.dispatchesTotal++;
+    // Bounded command buffers: work that records without end (a loop driven by input) is submitted in parts,
+    // in order, instead of growing one command buffer, its bind groups and the uniform arena without limit.
+    if (this.dispatchesPending >= MAX_DISPATCHES_PER_SUBMIT) this.submit();
   }
 
   /** A buffer that lives until the current recording has been submitted (e.g. an upload's staging). */

@@ -12,7 +12,7 @@
  */
 import type { Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
-import { type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
+import { MAX_TEXT_DIM, type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
 import type { RecModel } from '../models/model.js';
 import { VERSION } from '../version.js';
 import { type SafeTensor, float32Tensor, readSafetensors, tensorToFloat32, writeSafetensors } from './safetensors.js';
@@ -178,13 +178,13 @@ function inferKind(names: Set<string>): ModelKind {
 }
 
 /** Parse and validate a model file (see the module comment). */
-export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelFile {
-  const { tensors: raw, metadata } = readSafetensors(bytes, source);
+export function parseModelFile(bytes: Uint8Array, source = 'model file', opts: { maxHeaderBytes?: number } = {}): ModelFile {
+  const { tensors: raw, metadata } = readSafetensors(bytes, source, opts);
   const native = metadata.format === FORMAT;
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of raw) {
     if (name.startsWith('irllrec.')) continue;
-    if (!['F32', 'F64', 'F16', 'BF16'].includes(t.dtype)) throw new IrllrecError('format', `${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type`);
+    if (!['F32', 'F64', 'F16', 'BF16'].includes(t.dtype)) throw new IrllrecError('format', `${source}: tensor '${name}' has unsupported dtype ${t.dtype} (model parameters must be F32, F64, F16 or BF16)`);
     tensors.set(name, { shape: t.shape, data: tensorToFloat32(t, name) });
   }
   const ue = tensors.get('user_embeds');
@@ -202,7 +202,7 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelF
     try {
       validateConfig(config);
     } catch (e) {
-      throw new IrllrecError('format', `${source}: ${(e as Error).message}`);
+      throw new IrllrecError(e instanceof IrllrecError && e.code === 'limit' ? 'limit' : 'format', `${source}: metadata 'config': ${(e as Error).message}`);
     }
     if (Number(metadata.num_users) !== numUsers || Number(metadata.num_items) !== numItems) {
       throw new IrllrecError('format', `${source}: metadata says ${metadata.num_users} users / ${metadata.num_items} items but the embeddings have ${numUsers} / ${numItems} rows`);
@@ -211,6 +211,10 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file'): ModelF
     const kind = inferKind(new Set(tensors.keys()));
     const ui = tensors.get('user_intent');
     config = modelConfig(kind, metadata.dataset ?? 'other', { embeddingDim: d, ...(ui ? { numIntents: ui.shape[1] } : {}) }, 'reference');
+  }
+  for (const tower of ['mlp.0.weight', 'int_mlp.0.weight']) {
+    const w = tensors.get(tower)?.shape;
+    if (w && (w.length !== 2 || w[1] > MAX_TEXT_DIM)) throw new IrllrecError(w.length !== 2 ? 'format' : 'limit', `${source}: tensor '${tower}' has shape [${w.join(', ')}]; expected [hidden, textDim] with textDim ≤ ${MAX_TEXT_DIM}`);
   }
   if (config.embeddingDim !== d) throw new IrllrecError('format', `${source}: config embeddingDim ${config.embeddingDim} but embeddings are ${d}-d`);
   let train: Interactions | null = null;

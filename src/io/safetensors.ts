@@ -7,16 +7,39 @@
 import { IrllrecError } from '../errors.js';
 import { refusePickle } from './pickle.js';
 
+/**
+ * Every dtype of the safetensors format (its `Dtype` enum). The reader accepts them all; only the conversion
+ * (`tensorToFloat32`) and the model / checkpoint loaders refuse the ones they do not use.
+ */
+export type SafeDtype =
+  | 'BOOL' | 'F4' | 'F6_E2M3' | 'F6_E3M2' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'F8_E8M0'
+  | 'I16' | 'U16' | 'F16' | 'BF16' | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64';
+
 export interface SafeTensor {
-  dtype: 'F32' | 'F64' | 'I32' | 'U32' | 'I64' | 'F16' | 'BF16';
+  dtype: SafeDtype;
   shape: number[];
   /** Raw little-endian bytes. From `readSafetensors` this is a view into the file's bytes (no copy). */
   data: Uint8Array;
 }
 
-const ITEM_SIZE: Record<SafeTensor['dtype'], number> = { F32: 4, F64: 8, I32: 4, U32: 4, I64: 8, F16: 2, BF16: 2 };
-/** The reference implementation's limit on the JSON header. */
-const MAX_HEADER_BYTES = 100_000_000;
+/** Bits per element (the sub-byte float formats F4 and F6 pack elements; a tensor must fill whole bytes). */
+const DTYPE_BITS: Record<SafeDtype, number> = {
+  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8,
+  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, F64: 64, I64: 64, U64: 64,
+};
+/** The reference implementation's limit on the JSON header (the default of `maxHeaderBytes`). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** Bytes of `count` elements of `dtype` as a BigInt (exact for any count), or null when they do not fill whole bytes. */
+function byteSize(dtype: SafeDtype, shape: readonly (number | bigint)[]): bigint | null {
+  const bits = shape.reduce<bigint>((a, d) => a * BigInt(d), 1n) * BigInt(DTYPE_BITS[dtype]);
+  return bits % 8n === 0n ? bits / 8n : null;
+}
+
+/** Whether `s` has an unpaired UTF-16 surrogate (not representable in the UTF-8 of a file). */
+function hasLoneSurrogate(s: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
 const METADATA_KEY = '__metadata__';
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -34,6 +57,8 @@ type Json = null | boolean | number | NonIntegerNumber | string | Json[] | Map<s
  * Strict JSON (RFC 8259) parser that, unlike JSON.parse, rejects duplicate object keys and keeps integer
  * literals exact (numbers that are not safe integers come back as `NonIntegerNumber`). Objects are Maps.
  */
+const LITERALS = [['true', true], ['false', false], ['null', null]] as const;
+
 function parseJsonStrict(text: string, fail: (msg: string) => never): Json {
   let p = 0;
   const ws = () => {
@@ -55,12 +80,17 @@ function parseJsonStrict(text: string, fail: (msg: string) => never): Json {
       else p++;
     }
     p++;
+    let s: string;
     try {
-      return JSON.parse(text.slice(start, p)) as string; // decodes and validates the escapes
+      s = JSON.parse(text.slice(start, p)) as string; // decodes and validates the escapes
     } catch {
       return fail(`bad string escape at character ${start}`);
     }
+    // An escaped lone surrogate (\ud800) is valid JSON but no valid Unicode string: refused, as in the reference.
+    if (hasLoneSurrogate(s)) fail(`unpaired surrogate in the string at character ${start}`);
+    return s;
   };
+  const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
   const value = (depth: number): Json => {
     if (depth > 64) fail('nesting deeper than 64 levels');
     ws();
@@ -109,17 +139,21 @@ function parseJsonStrict(text: string, fail: (msg: string) => never): Json {
       }
     }
     if (c === '"') return str();
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (text.startsWith(word, p)) {
-        p += word.length;
-        return v;
+    if (c === 't' || c === 'f' || c === 'n') {
+      for (const [word, v] of LITERALS) {
+        if (text.startsWith(word, p)) {
+          p += word.length;
+          return v;
+        }
       }
     }
-    const m = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(p, p + 400));
+    NUMBER.lastIndex = p;
+    const m = NUMBER.exec(text);
     if (!m) return fail(`unexpected character at ${p}`);
     p += m[0].length;
     const v = Number(m[0]);
-    return m[1] === undefined && m[2] === undefined && Number.isSafeInteger(v) ? v : new NonIntegerNumber(m[0]);
+    // '-0' is kept verbatim: it is no count, and printing it as 0 would hide what the file says.
+    return m[1] === undefined && m[2] === undefined && Number.isSafeInteger(v) && !Object.is(v, -0) ? v : new NonIntegerNumber(m[0]);
   };
   const root = value(0);
   ws();
@@ -127,9 +161,11 @@ function parseJsonStrict(text: string, fail: (msg: string) => never): Json {
   return root;
 }
 
+/** A header value as the file wrote it (numbers verbatim, however large), for error messages. */
 function describe(v: Json): string {
   if (v instanceof NonIntegerNumber) return v.raw;
   if (v instanceof Map) return 'an object';
+  if (Array.isArray(v)) return `[${v.map(describe).join(', ')}]`;
   return JSON.stringify(v);
 }
 
@@ -146,6 +182,7 @@ export function writeSafetensors(tensors: Record<string, SafeTensor>, metadata?:
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new IrllrecError('format', `writeSafetensors: metadata '${k}' must be a string, got ${typeof v}`);
+      if (hasLoneSurrogate(k) || hasLoneSurrogate(v)) throw new IrllrecError('format', `writeSafetensors: metadata ${JSON.stringify(k)} has an unpaired surrogate (not valid Unicode)`);
     }
     parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   }
@@ -153,16 +190,18 @@ export function writeSafetensors(tensors: Record<string, SafeTensor>, metadata?:
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
     if (name === METADATA_KEY) throw new IrllrecError('format', `writeSafetensors: '${METADATA_KEY}' is reserved and cannot name a tensor`);
-    const itemSize = ITEM_SIZE[t.dtype];
-    if (itemSize === undefined) throw new IrllrecError('format', `writeSafetensors: tensor '${name}' has unknown dtype '${t.dtype}'`);
+    if (hasLoneSurrogate(name)) throw new IrllrecError('format', `writeSafetensors: tensor name ${JSON.stringify(name)} has an unpaired surrogate (not valid Unicode)`);
+    if (!Object.hasOwn(DTYPE_BITS, t.dtype)) throw new IrllrecError('format', `writeSafetensors: tensor '${name}' has unknown dtype '${t.dtype}'`);
     if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new IrllrecError('shape', `writeSafetensors: tensor '${name}' shape [${t.shape.join(', ')}] must hold non-negative integers`);
     }
-    const bytes = t.shape.reduce((a, d) => a * d, 1) * itemSize;
+    const size = byteSize(t.dtype, t.shape);
+    const bytes = size === null ? NaN : Number(size);
     if (bytes !== t.data.length) {
       throw new IrllrecError('shape', `writeSafetensors: tensor '${name}' has ${t.data.length} bytes, shape [${t.shape.join(', ')}] of ${t.dtype} needs ${bytes}`);
     }
-    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] })}`);
+    // `+ 0` turns a -0 dimension into 0: the writer never produces '-0'.
+    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: t.dtype, shape: t.shape.map((d) => d + 0), data_offsets: [offset, offset + bytes] })}`);
     offset += bytes;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
@@ -186,14 +225,18 @@ export function writeSafetensors(tensors: Record<string, SafeTensor>, metadata?:
  * file size before anything is allocated; tensor data are views into `bytes`. Errors are
  * IrllrecError('format') naming the source, the tensor and the problem.
  */
-export function readSafetensors(bytes: Uint8Array, source = 'model.safetensors'): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
+export function readSafetensors(
+  bytes: Uint8Array,
+  source = 'model.safetensors',
+  opts: { maxHeaderBytes?: number } = {},
+): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
   refusePickle(bytes, source);
+  const maxHeader = Math.min(opts.maxHeaderBytes ?? MAX_HEADER_BYTES, MAX_HEADER_BYTES);
   if (bytes.length < 8) throw formatError(source, `not a safetensors file: ${bytes.length} bytes, shorter than the 8-byte header length`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const lo = dv.getUint32(0, true);
-  const hi = dv.getUint32(4, true);
-  const headerLen = hi * 4294967296 + lo;
-  if (hi !== 0 || headerLen > MAX_HEADER_BYTES) throw formatError(source, `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const declared = dv.getBigUint64(0, true); // exact, up to 2^64 − 1
+  if (declared > BigInt(maxHeader)) throw formatError(source, `header length ${declared} exceeds the ${maxHeader}-byte limit`);
+  const headerLen = Number(declared);
   if (8 + headerLen > bytes.length) throw formatError(source, `header length ${headerLen} runs past the end of the file (${bytes.length} bytes)`);
   let text: string;
   try {
@@ -201,7 +244,8 @@ export function readSafetensors(bytes: Uint8Array, source = 'model.safetensors')
   } catch {
     throw formatError(source, 'the header is not valid UTF-8');
   }
-  if (!text.startsWith('{')) throw formatError(source, "the header does not start with '{'");
+  // Whitespace before the object is valid JSON (and accepted by the reference); anything else is not.
+  if (text[text.search(/[^ \t\n\r]/)] !== '{') throw formatError(source, "the header does not start with '{'");
   const root = parseJsonStrict(text, (msg) => {
     throw formatError(source, `bad header JSON: ${msg}`);
   });
@@ -209,12 +253,14 @@ export function readSafetensors(bytes: Uint8Array, source = 'model.safetensors')
   const dataLen = bytes.length - 8 - headerLen;
   const data = bytes.subarray(8 + headerLen);
 
-  const metadata: Record<string, string> = {};
+  // No prototype: keys such as '__proto__' or 'constructor' are kept as the data they are.
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   const spans: { name: string; begin: number; end: number }[] = [];
-  const infos = new Map<string, { dtype: SafeTensor['dtype']; shape: number[]; begin: number; end: number }>();
+  const infos = new Map<string, { dtype: SafeDtype; shape: number[]; begin: number; end: number }>();
   for (const [name, entry] of root) {
     if (name === METADATA_KEY) {
-      if (!(entry instanceof Map)) throw formatError(source, `'${METADATA_KEY}' must be an object of strings`);
+      if (entry === null) continue; // null: no metadata
+      if (!(entry instanceof Map)) throw formatError(source, `'${METADATA_KEY}' must be an object of strings or null, got ${describe(entry)}`);
       for (const [k, v] of entry) {
         if (typeof v !== 'string') throw formatError(source, `metadata '${k}' must be a string, got ${describe(v)}`);
         metadata[k] = v;
@@ -227,8 +273,8 @@ export function readSafetensors(bytes: Uint8Array, source = 'model.safetensors')
       if (key !== 'dtype' && key !== 'shape' && key !== 'data_offsets') throw formatError(source, `${where}: unexpected key '${key}'`);
     }
     const dtype = entry.get('dtype');
-    if (typeof dtype !== 'string' || !Object.hasOwn(ITEM_SIZE, dtype)) {
-      throw formatError(source, `${where}: unknown dtype ${dtype === undefined ? '(missing)' : describe(dtype)} (known: ${Object.keys(ITEM_SIZE).join(', ')})`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BITS, dtype)) {
+      throw formatError(source, `${where}: unknown dtype ${dtype === undefined ? '(missing)' : describe(dtype)} (the format's: ${Object.keys(DTYPE_BITS).join(', ')})`);
     }
     const shape = entry.get('shape');
     if (!Array.isArray(shape) || !shape.every(isCount)) {
@@ -241,13 +287,13 @@ export function readSafetensors(bytes: Uint8Array, source = 'model.safetensors')
     const [begin, end] = offsets as number[];
     if (begin > end) throw formatError(source, `${where}: data_offsets [${begin}, ${end}] has begin > end`);
     if (end > dataLen) throw formatError(source, `${where}: data_offsets [${begin}, ${end}] run past the data section (${dataLen} bytes)`);
-    const itemSize = ITEM_SIZE[dtype as SafeTensor['dtype']];
-    // The product may be inexact beyond 2^53, but then it cannot equal end − begin ≤ the file size.
-    const needed = (shape as number[]).reduce((a, d) => a * d, 1) * itemSize;
-    if (needed !== end - begin) {
+    // Exact (BigInt): a product beyond 2^53 is printed as it is, not rounded.
+    const needed = byteSize(dtype as SafeDtype, shape as number[]);
+    if (needed === null) throw formatError(source, `${where}: shape [${shape.join(', ')}] of ${dtype} does not fill a whole number of bytes`);
+    if (needed !== BigInt(end - begin)) {
       throw formatError(source, `${where}: shape [${shape.join(', ')}] of ${dtype} needs ${needed} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
     }
-    infos.set(name, { dtype: dtype as SafeTensor['dtype'], shape: shape as number[], begin, end });
+    infos.set(name, { dtype: dtype as SafeDtype, shape: shape as number[], begin, end });
     spans.push({ name, begin, end });
   }
 
@@ -275,13 +321,16 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/** The dtypes `tensorToFloat32` converts, with their element sizes. */
+const FLOAT_SIZE = { F32: 4, F64: 8, F16: 2, BF16: 2 } as const;
+
 /**
  * Float tensor → new Float32Array (F32 copied, F64 rounded, F16/BF16 widened). Works on data at any byte
  * offset (the bytes are copied before being viewed). Integer dtypes are an error.
  */
 export function tensorToFloat32(t: SafeTensor, name = 'tensor'): Float32Array {
-  const itemSize = ITEM_SIZE[t.dtype];
-  if (itemSize === undefined) throw new IrllrecError('format', `${name}: unknown dtype '${t.dtype}'`);
+  const itemSize = FLOAT_SIZE[t.dtype as keyof typeof FLOAT_SIZE];
+  if (itemSize === undefined) throw new IrllrecError('format', `${name}: unsupported dtype ${t.dtype} (float tensors are read from F32, F64, F16 or BF16)`);
   const count = t.shape.reduce((a, d) => a * d, 1);
   if (count * itemSize !== t.data.length) {
     throw new IrllrecError('format', `${name}: ${t.data.length} bytes, shape [${t.shape.join(', ')}] of ${t.dtype} needs ${count * itemSize}`);
@@ -309,7 +358,7 @@ export function tensorToFloat32(t: SafeTensor, name = 'tensor'): Float32Array {
       break;
     }
     default:
-      throw new IrllrecError('format', `${name}: dtype ${t.dtype} is not a float type`);
+      throw new IrllrecError('format', `${name}: unsupported dtype ${t.dtype}`);
   }
   return out;
 }

@@ -133,21 +133,44 @@ export function modelConfig(kind: ModelKind, dataset = 'other', overrides: Parti
   return cfg;
 }
 
+/**
+ * Sane maxima of the configuration fields that size work and memory, checked before anything is planned,
+ * allocated or looped over (a model file or checkpoint carries its config, so these are input checks):
+ * - layers: LightGCN-style propagation is used with 1–4 layers (more over-smooths); every layer keeps an
+ *   N×d buffer alive for the backward and adds dispatches to each step's command buffer, so a file asking
+ *   for 10^6 layers would exhaust memory or the driver (64 is 16× the largest layer count in use).
+ * - embeddingDim: the reference uses 32; 4096 is 128× that and already 16 KiB per node row.
+ * - numIntents: the reference uses 128 prototypes; 65536 keeps the [d, K] prototype tables and the per-layer
+ *   [N, K] intent scores within reach of a GPU for catalogues of ordinary size.
+ */
+export const MAX_LAYERS = 64;
+export const MAX_EMBEDDING_DIM = 4096;
+export const MAX_INTENTS = 65536;
+/**
+ * Largest text-embedding width a model file may declare through its tower shapes (a zero-byte tensor can
+ * claim any width): LLM embeddings are 384–12288 wide; 65536 leaves room and bounds the towers' planning.
+ */
+export const MAX_TEXT_DIM = 65536;
+
 export function validateConfig(c: ModelConfig): void {
-  const pos = (name: keyof ModelConfig, v: number, integer = false) => {
-    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) throw new IrllrecError('range', `model config: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new IrllrecError('range', `model config: expected an object, got ${JSON.stringify(c)}`);
+  if (!MODEL_KINDS.includes(c.kind)) throw new IrllrecError('range', `model config: kind must be one of ${MODEL_KINDS.join(', ')}, got ${JSON.stringify(c.kind)}`);
+  const pos = (name: keyof ModelConfig, v: number, integer = false, max = Infinity) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) throw new IrllrecError('range', `model config: ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
+    if (v > max) throw new IrllrecError('limit', `model config: ${name} = ${v} is over the limit of ${max}`);
   };
   const nonneg = (name: keyof ModelConfig, v: number) => {
-    if (!Number.isFinite(v) || v < 0) throw new IrllrecError('range', `model config: ${name} must be ≥ 0, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new IrllrecError('range', `model config: ${name} must be ≥ 0, got ${JSON.stringify(v)}`);
   };
-  pos('embeddingDim', c.embeddingDim, true);
-  pos('layers', c.layers, true);
-  pos('numIntents', c.numIntents, true);
+  pos('embeddingDim', c.embeddingDim, true, MAX_EMBEDDING_DIM);
+  pos('layers', c.layers, true, MAX_LAYERS);
+  pos('numIntents', c.numIntents, true, MAX_INTENTS);
   pos('kdTemperature', c.kdTemperature);
   pos('intTemperature', c.intTemperature);
   for (const k of ['reg', 'kdWeight', 'intWeight', 'sslWeight', 'itmWeight'] as const) nonneg(k, c[k]);
   if (!(c.keepRate > 0 && c.keepRate <= 1)) throw new IrllrecError('range', `model config: keepRate must be in (0, 1], got ${c.keepRate}`);
   if (!(c.emaMomentum >= 0 && c.emaMomentum <= 1)) throw new IrllrecError('range', `model config: emaMomentum must be in [0, 1], got ${c.emaMomentum}`);
+  if (c.teacherInit !== 'reference' && c.teacherInit !== 'copy') throw new IrllrecError('range', `model config: teacherInit must be 'reference' or 'copy', got ${JSON.stringify(c.teacherInit)}`);
   if (c.preset !== undefined && !(PRESET_NAMES as readonly string[]).includes(c.preset)) {
     throw new IrllrecError('range', `model config: preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(c.preset)}`);
   }

@@ -737,6 +737,7 @@ export class RecModel {
     const e0 = new Float32Array(this.n * d);
     e0.set(ue);
     e0.set(ie, this.numUsers * d);
+    checkScoreRange(e0, this.config.layers, `${source}: user_embeds and item_embeds`);
     const updates: [Tensor, ArrayLike<number>][] = [[this.p('E0'), e0]];
     for (const [name, t] of this.params) {
       if (name === 'E0') continue;
@@ -781,6 +782,28 @@ export class RecModel {
     for (const t of all) t.dispose();
     this.profile?.dispose();
     this.intent?.dispose();
+  }
+}
+
+/** The largest finite f32. */
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * Refuse embeddings whose ranking scores could overflow f32 (±Infinity, then NaN, in rankings), the same way
+ * on every backend since it is decided on the host before upload. Â is the symmetric normalised adjacency
+ * (spectral norm ≤ 1), so ‖E_fin‖_F ≤ (L+1)·‖E0‖_F, and a score u·i — and every partial sum of it — is at
+ * most ‖u‖·‖i‖ ≤ ‖E_fin‖_F²/2. When that bound (with 1% slack for f32 rounding of Â) is finite in f32, no
+ * score can overflow; trained models are ~20 orders of magnitude below it.
+ */
+export function checkScoreRange(e0: ArrayLike<number>, layers: number, where: string): void {
+  let sq = 0;
+  for (let k = 0; k < e0.length; k++) sq += e0[k] * e0[k];
+  const bound = 1.01 * ((layers + 1) ** 2 * sq) / 2;
+  if (!(bound <= F32_MAX)) {
+    throw new IrllrecError(
+      'nonfinite',
+      `${where}: the embeddings are so large (Frobenius norm ${Math.sqrt(sq).toExponential(3)}) that scores after ${layers} propagation layers may overflow f32 (bound ${bound.toExponential(3)} > ${F32_MAX.toExponential(3)})`,
+    );
   }
 }
 

@@ -409,9 +409,17 @@ export function planPersonalize(p: { config: ModelConfig; numUsers: number; prof
 // ----------------------------------------------------------------------------------------------------
 // Checking a plan against a backend
 
-/** The largest storage buffer the backend can bind (bytes): the smaller of the two limits; ∞ on the CPU. */
+/**
+ * The largest tensor the CPU backend is allowed (bytes of f32 elements): its tensors are JavaScript typed
+ * arrays in the process's memory, so a plan asking for more (a model file claiming 2^32 users, a 10^9-wide
+ * zero-byte tensor) is refused before allocation instead of failing with an untyped RangeError or taking the
+ * machine's memory. 4 GiB is above any GPU's maxStorageBufferBindingSize, so what a GPU can run, the CPU plans.
+ */
+export const CPU_MAX_TENSOR_BYTES = 2 ** 32;
+
+/** The largest storage buffer the backend can bind (bytes): the smaller of the two limits; `CPU_MAX_TENSOR_BYTES` on the CPU. */
 export function bindingLimit(be: Backend): number {
-  if (be.kind !== 'webgpu') return Infinity;
+  if (be.kind !== 'webgpu') return CPU_MAX_TENSOR_BYTES;
   const { maxStorageBufferBindingSize, maxBufferSize } = (be as WebGpuBackend).ctx.limits;
   return Math.min(maxStorageBufferBindingSize, maxBufferSize);
 }
@@ -458,12 +466,11 @@ const HINTS: Record<PlanKnob, string> = {
 
 /**
  * Throw a 'limit' IrllrecError when any planned buffer exceeds the device's maxStorageBufferBindingSize or
- * maxBufferSize, listing every offending tensor (label, shape, bytes), the limit and what to change. No-op
- * on the CPU backend.
+ * maxBufferSize (on the CPU backend: `CPU_MAX_TENSOR_BYTES`), listing every offending tensor (label, shape,
+ * bytes), the limit and what to change.
  */
 export function checkPlan(be: Backend, plan: readonly PlannedBinding[], where: string): void {
-  if (be.kind !== 'webgpu') return;
-  const { maxStorageBufferBindingSize: bind, maxBufferSize: buf } = (be as WebGpuBackend).ctx.limits;
+  const { maxStorageBufferBindingSize: bind, maxBufferSize: buf } = be.kind === 'webgpu' ? (be as WebGpuBackend).ctx.limits : { maxStorageBufferBindingSize: CPU_MAX_TENSOR_BYTES, maxBufferSize: CPU_MAX_TENSOR_BYTES };
   const limit = Math.min(bind, buf);
   const over = plan.filter((b) => b.bytes > limit && !b.adapts);
   if (over.length === 0) return;
@@ -477,7 +484,7 @@ export function checkPlan(be: Backend, plan: readonly PlannedBinding[], where: s
     } else groups.set(key, { labels: [b.label], shape: b.shape, bytes: b.bytes });
   }
   const lines = [...groups.values()].map((g) => `${g.labels.length > 6 ? `${g.labels.slice(0, 6).join(', ')} and ${g.labels.length - 6} more` : g.labels.join(', ')} [${g.shape.join(', ')}] = ${g.bytes} bytes`);
-  const which = bind <= buf ? `maxStorageBufferBindingSize (${bind} bytes)` : `maxBufferSize (${buf} bytes)`;
+  const which = be.kind !== 'webgpu' ? `CPU tensor limit (${limit} bytes)` : bind <= buf ? `maxStorageBufferBindingSize (${bind} bytes)` : `maxBufferSize (${buf} bytes)`;
   const knobs = [...new Set(over.map((b) => b.knob))].map((k) => HINTS[k]);
   throw new IrllrecError(
     'limit',

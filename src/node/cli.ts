@@ -3,7 +3,8 @@
  * --json, one JSON object); progress and logs go to stderr (a live line on a terminal, a line every few
  * seconds elsewhere: src/node/cli-progress.ts).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildGraph } from '../data/graph.js';
 import { syntheticDataset } from '../data/synthetic.js';
@@ -23,6 +24,10 @@ import { Progress, rateAndEta } from './cli-progress.js';
 import { recommendRequest, runRecommend, writeStdout } from './cli-recommend.js';
 import { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
 import { cmdTune } from './cli-tune.js';
+import { CHECKPOINT_FILE, checkpointOptions } from './cli-checkpoint.js';
+import { MAX_BATCH_FILE_BYTES, checkInit, parseBatchFile, reportDatasetWarnings, resolveUser } from './cli-inputs.js';
+import { checkOutputPath, readBounded, readBoundedText, terminalSafe, terminalSafeJson } from './paths.js';
+import { DEFAULT_MAX_MODEL_BYTES } from '../serve/recommender.js';
 import { createBackend } from './index.js';
 
 const USAGE = `irllrec — IRLLRec and its ladder (LightGCN, RLMRec-Con) on WebGPU
@@ -31,6 +36,7 @@ Usage:
   irllrec train [--data DIR|FILE | --synthetic] [--model lightgcn|rlmrec|irllrec] [--preset reference|default]
                 [--epochs N] [--patience N] [--eval-every N] [--seed S] [--out FILE] [--max-steps N]
                 [--init FILE] [--batch-size B] [--lr X] [--random-text DIM] [--profile]
+                [--checkpoint DIR [--resume]]
   irllrec tune [--data DIR|FILE | --synthetic] --model lightgcn|rlmrec|irllrec --out BEST.json
                [--preset P] [--space FILE] [--trials N] [--budget SECONDS] [--study DIR] [--seed S]
                [--epochs N] [--eta N] [--patience N] [--eval-every N] [--batch-size B] [--lr X]
@@ -56,6 +62,11 @@ after 5 validations without improvement (--patience 0: never stop early); --synt
 up to 30 epochs. --lr accepts a decimal number.
   --quiet           no progress output
   --verbose         also show Dawn's own warnings (e.g. its "artificially reduced" limit notes on lavapipe)
+  --checkpoint DIR  (train) write the run's state to DIR/checkpoint.safetensors after every epoch (atomically);
+                    with --resume, continue from it after an interruption (same options: the result is
+                    bit-identical to an uninterrupted run on the same backend); without one, start afresh
+  --profile         (train) per-kernel GPU time from timestamp queries, printed to stderr after training
+                    and included as "profile" in --json output (WebGPU with 'timestamp-query' only)
 
 tune: a search on the validation split (Recall@20): --trials configurations (12) sampled with --seed from
 --space (a JSON object of field → {"type":"float"|"int","low","high","log"} or {"type":"choice","values"};
@@ -65,8 +76,6 @@ rung keeping the best 1/η, every trial with early stopping (--patience, --eval-
 --budget SECONDS cannot cover and a running one stops at it. --study DIR keeps the state (study.json) to
 resume with the same command after a kill; trials.json and trials.md go to DIR (else next to --out). The best
 trial goes to --out as a run configuration: 'irllrec train --config BEST.json' reproduces its score.
-  --profile         (train) per-kernel GPU time from timestamp queries, printed to stderr after training
-                    and included as "profile" in --json output (WebGPU with 'timestamp-query' only)
 `;
 
 /** Training defaults for the built-in synthetic dataset (override with --epochs, --batch-size, --lr). */
@@ -80,7 +89,9 @@ interface Common {
 }
 
 /** A permanent line (`final`) or a live status line on stderr (see src/node/cli-progress.ts). */
-function progress(c: Common, line: string, final = false): void {
+function progress(c: Common, text: string, final = false): void {
+  // Lines quote names and ids from files (dataset names, item ids): shown escaped, never executed.
+  const line = terminalSafe(text, true);
   if (final) c.progress.log(line);
   else c.progress.update(line);
 }
@@ -101,12 +112,11 @@ const MAX_CONFIG_BYTES = 1 << 20;
 export async function readRunConfig(arg: string): Promise<RunConfig> {
   if (arg.trim().startsWith('{')) return parseRunConfig(arg, '--config');
   if (arg === '') throw new IrllrecError('range', '--config: empty value (give a JSON object or the path of a JSON file)');
-  const st = await stat(arg).catch((e: NodeJS.ErrnoException) => {
-    throw new IrllrecError('io', `--config ${arg}: ${e.code === 'ENOENT' ? 'no such file (inline JSON must start with "{")' : e.message}`);
+  const text = await readBoundedText(arg, MAX_CONFIG_BYTES, 'run configuration (--config)').catch((e: IrllrecError) => {
+    if ((e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new IrllrecError('io', `--config ${arg}: no such file (inline JSON must start with "{")`);
+    throw e;
   });
-  if (!st.isFile()) throw new IrllrecError('io', `--config ${arg}: not a regular file`);
-  if (st.size > MAX_CONFIG_BYTES) throw new IrllrecError('io', `--config ${arg}: ${st.size} bytes, more than the ${MAX_CONFIG_BYTES} a run configuration may have`);
-  return parseRunConfig(await readFile(arg, 'utf8'), arg);
+  return parseRunConfig(text, arg);
 }
 
 /** `--config` overrides of model settings only (eval, recommend, loss): trainer fields are an error there. */
@@ -128,7 +138,7 @@ function randomText(ds: Dataset, dim: number, seed: number): void {
   ds.text = { userProfile: make(ds.numUsers), itemProfile: make(ds.numItems), userIntent: make(ds.numUsers), itemIntent: make(ds.numItems) };
 }
 
-async function loadData(values: Record<string, unknown>, seed: number): Promise<Dataset> {
+async function loadData(values: Record<string, unknown>, seed: number, c: Common): Promise<Dataset> {
   let ds: Dataset;
   if (values.synthetic || !values.data) ds = syntheticDataset({ seed });
   else if ((await stat(String(values.data)).catch(() => null))?.isFile()) {
@@ -136,6 +146,7 @@ async function loadData(values: Record<string, unknown>, seed: number): Promise<
     ds = await loadInteractionsFile(String(values.data), { seed, val: 0.2, test: 0.2 });
   } else ds = await loadDatasetDir(String(values.data));
   if (values['random-text']) randomText(ds, Number(values['random-text']), seed + 1);
+  reportDatasetWarnings(ds, c.quiet);
   return ds;
 }
 
@@ -149,27 +160,31 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   const tr = run.trainer;
   const flag = (name: string) => (values[name] !== undefined ? Number(values[name]) : undefined);
   const seed = flag('seed') ?? tr.seed ?? 2023;
-  const kind = String(values.model ?? run.model ?? 'irllrec') as ModelKind;
-  if (!MODEL_KINDS.includes(kind)) throw new IrllrecError('range', `--model must be one of ${MODEL_KINDS.join(', ')}, got '${kind}'`);
+  const requested = (values.model ?? run.model) as ModelKind | undefined;
+  if (requested !== undefined && !MODEL_KINDS.includes(requested)) throw new IrllrecError('range', `--model must be one of ${MODEL_KINDS.join(', ')}, got '${terminalSafe(String(requested))}'`);
+  // Output paths are checked before any data is read or any training is done.
+  if (values.out !== undefined) await checkOutputPath(String(values.out), '--out');
+  if (values.checkpoint !== undefined) await checkOutputPath(join(String(values.checkpoint), CHECKPOINT_FILE), '--checkpoint');
+  if (values.resume && values.checkpoint === undefined) throw new IrllrecError('range', '--resume needs --checkpoint DIR');
+  if (values.resume && values.init) throw new IrllrecError('range', '--resume and --init exclude each other (a resumed run starts from its checkpoint)');
   const presetArg = (values.preset as string | undefined) ?? run.preset;
   if (presetArg !== undefined && !(PRESET_NAMES as readonly string[]).includes(presetArg)) throw new IrllrecError('range', `--preset must be one of ${PRESET_NAMES.join(', ')}, got '${presetArg}'`);
-  const ds = await loadData(values, seed);
+  const ds = await loadData(values, seed, c);
+  let kind: ModelKind = requested ?? 'irllrec';
+  let initFile: ReturnType<typeof parseModelFile> | undefined;
+  if (values.init) {
+    const path = String(values.init);
+    initFile = parseModelFile(await readBounded(path, DEFAULT_MAX_MODEL_BYTES, 'model file'), path);
+    kind = checkInit(initFile, path, requested, ds);
+  }
   const preset: PresetName = presetFor(ds.name, presetArg);
   const be = await backendFor(c);
   progress(c, `irllrec: ${kind} on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items, ${ds.train.users.length} training pairs) — preset ${preset}${presetArg ? '' : ' (chosen by dataset)'}${Object.keys(run.config).length ? ` + ${JSON.stringify(run.config)}` : ''} — backend ${be.name}`, true);
   let init: RecModel | undefined;
-  if (values.init) {
-    const file = parseModelFile(new Uint8Array(await readFile(String(values.init))), String(values.init));
-    init = RecModel.create(be, { ...file.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
-    init.importParameters(file.tensors, String(values.init));
-  }
-  const profiler = values.profile ? startProfiler(be) : null;
-  const t0 = Date.now();
-  let firstStep: { steps: number; t: number } | undefined;
   // The reference's settings (batch 4096, lr 1e-3, up to 3000 epochs) suit its datasets; the small built-in
   // synthetic set gets smaller batches and a larger step so that the default run finishes in minutes.
   const synth = ds.name === 'synthetic' ? SYNTHETIC_DEFAULTS : null;
-  const result = await fit(be, ds, {
+  const settings = {
     model: kind,
     preset,
     epochs: flag('epochs') ?? tr.epochs ?? synth?.epochs,
@@ -179,8 +194,25 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     evalEvery: flag('eval-every') ?? tr.evalEvery,
     maxSteps: flag('max-steps'),
     seed,
-    init,
     config: run.config,
+  };
+  let resumed: Awaited<ReturnType<typeof checkpointOptions>> | undefined;
+  if (values.checkpoint !== undefined) {
+    const identity = { ...settings, dataset: ds.name, randomText: values['random-text'] ?? null };
+    resumed = await checkpointOptions(be, ds, identity, String(values.checkpoint), Boolean(values.resume));
+    if (resumed.resumedAt !== null) progress(c, `resuming from ${values.checkpoint} after epoch ${resumed.resumedAt}`, true);
+  }
+  if (initFile) {
+    init = RecModel.create(be, { ...initFile.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
+    init.importParameters(initFile.tensors, String(values.init));
+  }
+  const profiler = values.profile ? startProfiler(be) : null;
+  const t0 = Date.now();
+  let firstStep: { steps: number; t: number } | undefined;
+  const result = await fit(be, ds, {
+    ...settings,
+    init,
+    ...resumed?.fit,
     onStep: (s) => {
       // Steps counted from this process's first one (a resumed run's earlier steps took no time here).
       firstStep ??= { steps: s.steps - 1, t: Date.now() };
@@ -199,7 +231,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   }
   const test = result.test;
   progress(c, `test (best epoch ${result.bestEpoch}): ${Object.entries(test).filter(([k]) => k !== 'users').map(([k, v]) => `${k} ${fmt(v)}`).join('  ')}`, true);
-  const out: Record<string, unknown> = { model: kind, preset, config: result.model.config, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
+  const out: Record<string, unknown> = { model: kind, preset, ...(ds.warnings ? { warnings: ds.warnings } : {}), config: result.model.config, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
   if (profiler) {
     const rows = profileRows(await profiler.report(), result.steps);
     if (!c.quiet) process.stderr.write(profileTable(rows, result.steps, profiler.untimed));
@@ -280,9 +312,12 @@ function prefixed(m: Record<string, number>): Record<string, number> {
 async function loadModelFor(values: Record<string, unknown>, be: Backend, needData: boolean) {
   if (!values.model) throw new IrllrecError('range', '--model FILE is required');
   const path = String(values.model);
-  const file = parseModelFile(new Uint8Array(await readFile(path)), path);
+  const file = parseModelFile(await readBounded(path, DEFAULT_MAX_MODEL_BYTES, 'model file'), path);
   let ds: Dataset | null = null;
-  if (values.data) ds = await loadDatasetDir(String(values.data));
+  if (values.data) {
+    ds = await loadDatasetDir(String(values.data));
+    reportDatasetWarnings(ds, Boolean(values.quiet));
+  }
   if (needData && !ds) throw new IrllrecError('range', '--data DIR is required');
   const train = ds?.train ?? file.train;
   if (!train) throw new IrllrecError('data', `${path} carries no training graph: pass --data DIR`);
@@ -327,24 +362,14 @@ async function cmdLoss(values: Record<string, unknown>, c: Common) {
   const be = await backendFor(c);
   const { model } = await loadModelFor(values, be, true);
   if (!values.batch) throw new IrllrecError('range', '--batch FILE is required');
-  const text = await readFile(String(values.batch), 'utf8');
-  const users: number[] = [];
-  const pos: number[] = [];
-  const neg: number[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
-    const f = line.trim().split(/[\s,]+/).filter(Boolean);
-    if (f.length === 0 || line.trim().startsWith('#')) return;
-    if (f.length < 3 || f.slice(0, 3).some((x) => !/^\d+$/.test(x))) throw new IrllrecError('data', `${values.batch}:${i + 1}: expected 'user pos neg' ids, got '${line.trim()}'`);
-    users.push(Number(f[0]));
-    pos.push(Number(f[1]));
-    neg.push(Number(f[2]));
-  });
+  const batchPath = String(values.batch);
+  const batch = parseBatchFile(await readBoundedText(batchPath, MAX_BATCH_FILE_BYTES, 'batch file'), batchPath, model.numUsers, model.numItems);
   // As the reference's cal_loss: the teacher's EMA update happens first, inside the loss computation.
-  const losses = await model.loss({ users: Uint32Array.from(users), pos: Uint32Array.from(pos), neg: Uint32Array.from(neg) }, { noiseSeed: Number(values.seed ?? 2023), updateTeacher: true });
+  const losses = await model.loss(batch, { noiseSeed: Number(values.seed ?? 2023), updateTeacher: true });
   progress(c, Object.entries(losses).map(([k, v]) => `${k} ${fmt(v)}`).join('  '), true);
   model.dispose();
   be.destroy();
-  return { batch: users.length, ...losses };
+  return { batch: batch.users.length, ...losses };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -397,11 +422,13 @@ export async function main(argv: string[]): Promise<number> {
         budget: { type: 'string' },
         study: { type: 'string' },
         eta: { type: 'string' },
+        checkpoint: { type: 'string' },
+        resume: { type: 'boolean' },
       },
       allowPositionals: false,
     });
   } catch (e) {
-    process.stderr.write(`irllrec: ${(e as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`irllrec: ${terminalSafe((e as Error).message, true)}\n\n${USAGE}`);
     return 2;
   }
   const values = parsed.values as Record<string, unknown>;
@@ -414,12 +441,12 @@ export async function main(argv: string[]): Promise<number> {
   const c: Common = { json: Boolean(values.json), quiet: Boolean(values.quiet), backend: (values.backend as Common['backend']) ?? 'auto', progress: new Progress({ quiet: Boolean(values.quiet) }) };
   for (const key of ['epochs', 'seed', 'max-steps', 'batch-size', 'random-text', 'patience', 'eval-every', 'trials', 'eta']) {
     if (values[key] !== undefined && !/^\d+$/.test(String(values[key]))) {
-      process.stderr.write(`irllrec: --${key} must be a non-negative integer, got '${values[key]}'\n`);
+      process.stderr.write(`irllrec: --${key} must be a non-negative integer, got '${terminalSafe(String(values[key]))}'\n`);
       return 2;
     }
   }
   if (values.lr !== undefined && !(Number(values.lr) > 0 && Number.isFinite(Number(values.lr)))) {
-    process.stderr.write(`irllrec: --lr must be a positive number, got '${values.lr}'\n`);
+    process.stderr.write(`irllrec: --lr must be a positive number, got '${terminalSafe(String(values.lr))}'\n`);
     return 2;
   }
   const commands: Record<string, (v: Record<string, unknown>, c: Common) => Promise<Record<string, unknown>>> = {
@@ -427,20 +454,21 @@ export async function main(argv: string[]): Promise<number> {
     eval: cmdEval,
     recommend: cmdRecommend,
     loss: cmdLoss,
-    tune: (v) => cmdTune(v, { loadData, backend: () => backendFor(c), progress: (line, final) => progress(c, line, final), synthetic: SYNTHETIC_DEFAULTS }),
+    tune: (v) => cmdTune(v, { loadData: (values, seed) => loadData(values, seed, c), backend: () => backendFor(c), progress: (line, final) => progress(c, line, final), synthetic: SYNTHETIC_DEFAULTS }),
   };
   const run = commands[cmd];
   if (!run) {
-    process.stderr.write(`irllrec: unknown command '${cmd}'\n\n${USAGE}`);
+    process.stderr.write(`irllrec: unknown command '${terminalSafe(cmd)}'\n\n${USAGE}`);
     return 2;
   }
   try {
     const result = await run(values, c);
-    if (c.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (c.json) process.stdout.write(`${terminalSafeJson(result)}\n`);
     return 0;
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`\nirllrec ${cmd}: error: ${msg}\n`);
+    // Errors from bad input are IrllrecErrors; anything else is a bug and is labelled as one.
+    const msg = e instanceof IrllrecError ? e.message : `unexpected ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (a bug: please report it)`;
+    process.stderr.write(`\nirllrec ${cmd}: error: ${terminalSafe(msg, true)}\n`);
     return 1;
   }
 }

@@ -3,11 +3,12 @@
  * browser-safe code in src/data), and crash-safe writes for model files and checkpoints.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, extname, resolve } from 'node:path';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { IrllrecError } from '../errors.js';
 import { datasetFromFiles, splitInteractions } from '../data/interactions.js';
 import type { Dataset } from '../data/types.js';
+import { MAX_TEXT_FILE_BYTES, readBounded, readBoundedText } from './paths.js';
 
 /** The files `datasetFromFiles` understands; those present in the directory are read. */
 const DATASET_FILES = [
@@ -21,11 +22,19 @@ const DATASET_FILES = [
   'item_intent.npy',
 ] as const;
 
-async function readIfExists(path: string): Promise<Uint8Array | undefined> {
+/**
+ * Size limits of dataset files, checked before reading: text is decoded into one JS string (at most ~2^29
+ * characters); an embedding table of 2 GiB is 10^6 rows of 512 f32 values, far beyond the catalogues a
+ * single-GPU model holds.
+ */
+export const MAX_DATASET_TEXT_BYTES = MAX_TEXT_FILE_BYTES;
+export const MAX_EMBEDDING_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+
+async function readIfExists(path: string, shown: string): Promise<Uint8Array | undefined> {
   try {
-    return new Uint8Array(await readFile(path));
+    return await readBounded(path, shown.endsWith('.npy') ? MAX_EMBEDDING_FILE_BYTES : MAX_DATASET_TEXT_BYTES, `dataset file ${basename(path)}`);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((e as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') return undefined;
     throw e;
   }
 }
@@ -36,7 +45,11 @@ async function readIfExists(path: string): Promise<Uint8Array | undefined> {
  */
 export async function loadDatasetDir(dir: string, opts: { name?: string } = {}): Promise<Dataset> {
   const files: Record<string, Uint8Array> = {};
-  const contents = await Promise.all(DATASET_FILES.map((f) => readIfExists(resolve(dir, f))));
+  const st = await stat(dir).catch((e: NodeJS.ErrnoException) => {
+    throw new IrllrecError('io', `${dir}: cannot read the dataset directory (${e.code === 'ENOENT' ? 'no such file or directory' : e.message})`);
+  });
+  if (!st.isDirectory()) throw new IrllrecError('io', `${dir}: expected a dataset directory (train.tsv, …)`);
+  const contents = await Promise.all(DATASET_FILES.map((f) => readIfExists(join(dir, f), f)));
   DATASET_FILES.forEach((f, k) => {
     if (contents[k] !== undefined) files[f] = contents[k]!;
   });
@@ -57,7 +70,7 @@ export async function loadInteractionsFile(
   path: string,
   opts: { seed: number; val: number; test: number; name?: string; minRating?: number; dropUnseen?: boolean },
 ): Promise<Dataset> {
-  const text = await readFile(path, 'utf8');
+  const text = await readBoundedText(path, MAX_DATASET_TEXT_BYTES, 'interaction file');
   return splitInteractions(text, { ...opts, name: opts.name ?? basename(path, extname(path)), source: path });
 }
 
@@ -81,7 +94,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   } catch (e) {
     if (handle) await handle.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
-    throw e;
+    throw new IrllrecError('io', `${path}: cannot write (${(e as Error).message})`, { cause: e });
   }
   // Persist the rename itself (directory entry); not supported on every platform (e.g. Windows).
   try {

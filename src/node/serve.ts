@@ -4,7 +4,6 @@
  * `maxBytes` before reading it, and defaults to a Dawn backend. Checkpoint writes are atomic
  * (`writeFileAtomic`: a reader sees the old file or the new one, never a torn write).
  */
-import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Dataset } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
@@ -15,6 +14,7 @@ import { type TrainingCheckpoint, captureCheckpoint, parseCheckpoint, serializeC
 import type { FitCheckpointOptions, TrainerState } from '../train/trainer.js';
 import { writeFileAtomic } from './files.js';
 import { createBackend } from './gpu.js';
+import { readBounded } from './paths.js';
 
 /** A file path of a string or file: URL source; null for other sources (bytes, http(s) URLs). */
 function pathOf(source: ModelSource): string | null {
@@ -23,18 +23,6 @@ function pathOf(source: ModelSource): string | null {
   if (/^file:/i.test(source)) return fileURLToPath(source);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return null; // http://, https://, …
   return source;
-}
-
-/** Read a file whose size is checked first (a 'limit' error names the file and both sizes). */
-async function readBounded(path: string, maxBytes: number, what: string): Promise<Uint8Array> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (e) {
-    throw new IrllrecError('data', `${path}: cannot read the ${what} (${(e as Error).message})`, { cause: e });
-  }
-  if (size > maxBytes) throw new IrllrecError('limit', `${path}: the ${what} has ${size} bytes, more than maxBytes = ${maxBytes}`);
-  return new Uint8Array(await readFile(path));
 }
 
 /**

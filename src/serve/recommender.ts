@@ -128,6 +128,11 @@ export interface LoadOptions extends RecommenderOptions {
   backend?: Backend;
   /** Reject model files larger than this many bytes before parsing them (default 1 GiB). */
   maxBytes?: number;
+  /**
+   * Reject safetensors headers (the JSON before the tensors) longer than this, before parsing them (default
+   * and maximum: the format's 100 MB; parsing costs a small multiple of JSON.parse on the same text).
+   */
+  maxHeaderBytes?: number;
   /** Destroy `backend` in `dispose()` (default: only when the recommender created it). */
   destroyBackend?: boolean;
   /** Receives a one-line notice when no WebGPU adapter is found and the CPU is used (default: silent). */
@@ -311,7 +316,7 @@ export class Recommender {
    */
   static async load(source: ModelSource, opts: LoadOptions = {}): Promise<Recommender> {
     const { bytes, name } = await sourceBytes(source, opts);
-    const file = parseModelFile(bytes, name);
+    const file = parseModelFile(bytes, name, { maxHeaderBytes: opts.maxHeaderBytes });
     const train = opts.interactions ?? file.train;
     if (!train) {
       throw new IrllrecError('data', `${name}: the file carries no training interactions (e.g. a PyTorch export); pass them as options.interactions`);

@@ -21,7 +21,7 @@ import type { Dataset, Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { type SafeTensor, float32Tensor, readSafetensors, tensorToFloat32, writeSafetensors } from '../io/safetensors.js';
 import { type ModelConfig, validateConfig } from '../models/config.js';
-import { RecModel } from '../models/model.js';
+import { RecModel, checkScoreRange } from '../models/model.js';
 import type { AdamConfig } from '../ops/optim.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
 import type { FitCheckpointOptions, FitOptions, TrainerState } from './trainer.js';
@@ -177,7 +177,7 @@ export function parseCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Train
   try {
     validateConfig(config);
   } catch (e) {
-    throw formatError(source, (e as Error).message);
+    throw new IrllrecError(e instanceof IrllrecError && e.code === 'limit' ? 'limit' : 'format', `${source}: metadata 'config': ${(e as Error).message}`);
   }
   const adam = json<AdamConfig>(source, 'adam', metadata.adam);
   for (const k of ['lr', 'beta1', 'beta2', 'eps'] as const) {
@@ -202,16 +202,32 @@ export function parseCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Train
     history: t.history as TrainerState['history'],
   };
   if (trainer.rngState > 0xffffffff) throw formatError(source, `trainer state 'rngState' ${trainer.rngState} is not a 32-bit value`);
+  // The counters must describe a run that can have happened: one history entry per epoch, at least one step
+  // per epoch, the best epoch and the patience count within the epochs run, a best Recall@20 in [0, 1].
+  if (trainer.history.length !== trainer.epoch) throw formatError(source, `trainer state has ${trainer.history.length} history entries for epoch ${trainer.epoch}`);
+  if (trainer.steps < trainer.epoch) throw formatError(source, `trainer state 'steps' ${trainer.steps} is less than 'epoch' ${trainer.epoch}`);
+  if (trainer.bestEpoch >= trainer.epoch) throw formatError(source, `trainer state 'bestEpoch' ${trainer.bestEpoch} is not an epoch already run (epoch ${trainer.epoch})`);
+  if (trainer.patience > trainer.epoch) throw formatError(source, `trainer state 'patience' ${trainer.patience} exceeds 'epoch' ${trainer.epoch}`);
+  if (best !== -Infinity && !(best >= 0 && best <= 1)) throw formatError(source, `trainer state 'best' ${best} is not a Recall@20 in [0, 1]`);
+  if ((best === -Infinity) !== (trainer.bestEpoch === -1)) throw formatError(source, `trainer state 'best' ${JSON.stringify(t.best)} and 'bestEpoch' ${trainer.bestEpoch} disagree`);
+  if (!(adam.lr > 0) || !(adam.beta1 >= 0 && adam.beta1 < 1) || !(adam.beta2 >= 0 && adam.beta2 < 1) || !(adam.eps > 0)) {
+    throw formatError(source, `metadata 'adam' ${JSON.stringify(adam)} is not an Adam configuration (lr > 0, 0 ≤ beta1, beta2 < 1, eps > 0)`);
+  }
 
   const groups = new Map<Group, Map<string, HostTensor>>(GROUPS.map((g) => [g, new Map()]));
   for (const [key, raw] of tensors) {
     const dot = key.indexOf('.');
     const group = key.slice(0, dot) as Group;
     if (dot < 0 || !groups.has(group)) throw formatError(source, `unexpected tensor '${key}'`);
-    if (raw.dtype !== 'F32') throw formatError(source, `tensor '${key}' has dtype ${raw.dtype}, expected F32`);
+    if (raw.dtype !== 'F32') throw formatError(source, `tensor '${key}' has unsupported dtype ${raw.dtype} (checkpoints hold F32)`);
     const data = tensorToFloat32(raw, key);
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) throw new IrllrecError('nonfinite', `${source}: tensor '${key}' has a non-finite value at index ${i}`);
+    }
+    if (group === 'adam_v') {
+      // Adam's second moments are averages of squares: a negative one would make the step's square root NaN.
+      const neg = data.findIndex((x) => x < 0);
+      if (neg >= 0) throw formatError(source, `tensor '${key}' has a negative second moment ${data[neg]} at index ${neg}`);
     }
     groups.get(group)!.set(key.slice(dot + 1), { shape: raw.shape, data });
   }
@@ -275,9 +291,13 @@ export function modelFromCheckpoint(be: Backend, data: Dataset, c: TrainingCheck
   if (data.numUsers !== c.numUsers || data.numItems !== c.numItems) {
     throw new IrllrecError('data', `checkpoint: it was taken with ${c.numUsers} users / ${c.numItems} items, the dataset has ${data.numUsers} / ${data.numItems}`);
   }
-  if (c.dataFingerprint && c.dataFingerprint !== trainingFingerprint(data.numUsers, data.numItems, data.train)) {
+  if (c.dataFingerprint === null) {
+    throw new IrllrecError('data', 'checkpoint: it carries no data fingerprint (captured without its dataset), so it cannot be shown to belong to this data; capture it with the dataset (captureCheckpoint(model, state, snapshot, data))');
+  }
+  if (c.dataFingerprint !== trainingFingerprint(data.numUsers, data.numItems, data.train)) {
     throw new IrllrecError('data', `checkpoint: the training interactions differ from those it was taken with${c.datasetName ? ` ('${c.datasetName}')` : ''}`);
   }
+  checkScoreRange(c.params.get('E0')!.data, c.config.layers, 'checkpoint: param.E0');
   const model = RecModel.create(be, c.config, { numUsers: data.numUsers, numItems: data.numItems, graph: buildGraph(data), text: data.text }, { seed: c.modelSeed });
   try {
     const { m, v } = model.optimizerState();

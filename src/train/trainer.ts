@@ -149,6 +149,14 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new IrllrecError('range', `fit: batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(epochs) || epochs < 1) throw new IrllrecError('range', `fit: epochs must be a positive integer, got ${epochs}`);
   if (data.train.users.length === 0) throw new IrllrecError('data', `fit: dataset '${data.name}' has no training interactions`);
+  if (opts.init) {
+    // `init` (fine-tuning, resumeFrom) decides the model: a different kind or other data is refused, never a silent switch.
+    const want = typeof opts.model === 'object' ? opts.model.kind : opts.model;
+    if (want !== undefined && want !== opts.init.config.kind) throw new IrllrecError('range', `fit: options.model is ${want} but options.init is a ${opts.init.config.kind} model`);
+    if (opts.init.numUsers !== data.numUsers || opts.init.numItems !== data.numItems) {
+      throw new IrllrecError('data', `fit: options.init has ${opts.init.numUsers} users / ${opts.init.numItems} items, dataset '${data.name}' ${data.numUsers} / ${data.numItems}`);
+    }
+  }
   if (opts.init) checkPlan(be, planBindings(opts.init.planInput(), { batchSize: Math.min(batchSize, data.train.users.length) }), `fit(${data.name}, ${opts.init.config.kind})`);
   const model = opts.init ?? createModel(be, data, { ...opts, seed, batchSize });
   if (opts.lr !== undefined) model.adam = { ...model.adam, lr: opts.lr };

@@ -93,7 +93,7 @@ describe('tensorToFloat32', () => {
   });
 
   it('rejects integer dtypes and a size mismatch, naming the tensor', () => {
-    expect(() => tensorToFloat32({ dtype: 'I32', shape: [1], data: new Uint8Array(4) }, 'ids')).toThrow(/ids: dtype I32 is not a float type/);
+    expect(() => tensorToFloat32({ dtype: 'I32', shape: [1], data: new Uint8Array(4) }, 'ids')).toThrow(/ids: unsupported dtype I32 \(float tensors are read from F32, F64, F16 or BF16\)/);
     expect(() => tensorToFloat32({ dtype: 'F32', shape: [2], data: new Uint8Array(4) }, 'w')).toThrow(/w: 4 bytes, shape \[2\] of F32 needs 8/);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Seeded fuzzing of every loader (see ./fuzz.ts for the mutations and the per-case contract). CI size:
- * 300 cases per loader; `npm run fuzz` (bench/fuzz.ts) runs 10,000.
+ * Seeded fuzzing of every loader (see ./fuzz.ts for the mutations and the per-case contract), and
+ * structure-aware fuzzing that uses what it loads (./fuzz-use.ts: load, recommend, fit one step, resume).
+ * CI size: 300 cases per loader, 40 per end-to-end target; `npm run fuzz` (bench/fuzz.ts) runs 10,000 of each.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type FuzzTarget, fuzzTarget, fuzzTargets } from './fuzz.js';
@@ -29,6 +30,26 @@ describe('loader fuzzing', () => {
   }
 });
 
+describe('structure-aware fuzzing that uses what it loads (model file, checkpoint, dataset)', () => {
+  const USE_CASES = 40;
+  for (const name of ['model file → load, recommend, fit 1 step', 'checkpoint → resumeFrom, fit, recommend', 'dataset → datasetFromFiles, fit 1 step, recommend']) {
+    it(`${name}: ${USE_CASES} edited inputs end in a correct result or a typed IrllrecError, quickly and without huge allocations`, async () => {
+      const { fuzzUse, useTargets } = await import('./fuzz-use.js');
+      const target = (await useTargets()).find((t) => t.name === name)!;
+      expect(target).toBeDefined();
+      // Every seed itself is used successfully.
+      for (const s of target.seeds) await target.use(s);
+      const report = await fuzzUse(target, USE_CASES, 20261206);
+      const shown = report.failures.slice(0, 3).map((f) => `case ${f.caseIndex} [${f.mutations.join(' + ')}]: ${f.problem}`);
+      expect(shown).toEqual([]);
+      expect(report.valid + report.typed).toBe(USE_CASES);
+      // Both outcomes occur: the edits reach the checks, and some edited inputs are still usable.
+      expect(report.typed).toBeGreaterThan(USE_CASES / 4);
+      expect(report.valid).toBeGreaterThan(0);
+    }, 120_000);
+  }
+});
+
 describe('the fuzz harness itself', () => {
   it('reports untyped exceptions, empty messages, slow cases and oversized allocations', async () => {
     const { IrllrecError } = await import('../../src/errors.js');
@@ -47,24 +68,28 @@ describe('the fuzz harness itself', () => {
 });
 
 describe('regressions found by the fuzzer', () => {
-  it("meta.json declaring 2^32 − 1 users and items loads without allocating per-user tables (was: ~17 GiB, OOM)", async () => {
+  it('meta.json declaring 2^32 − 1 users or items is refused at once, naming the field, value and limit (was: loaded, then ~17 GiB planned downstream)', async () => {
     const { datasetFromFiles } = await import('../../src/data/interactions.js');
+    const { IrllrecError } = await import('../../src/errors.js');
     const enc = new TextEncoder();
-    for (const count of [4294967295, 100_000_000]) {
+    for (const [key, count] of [['users', 4294967295], ['items', 100_000_000]] as const) {
       const before = process.memoryUsage().arrayBuffers;
       const t0 = performance.now();
-      const ds = datasetFromFiles({
-        'train.tsv': enc.encode('5\t1\n0\t2\n5\t1\n7\t3\n'),
-        'val.tsv': enc.encode('0\t9\n'),
-        'meta.json': enc.encode(JSON.stringify({ users: count, items: count })),
-      });
-      expect(performance.now() - t0).toBeLessThan(2000);
+      let err: unknown;
+      try {
+        datasetFromFiles({ 'train.tsv': enc.encode('5\t1\n0\t2\n5\t1\n7\t3\n'), 'val.tsv': enc.encode('0\t9\n'), 'meta.json': enc.encode(JSON.stringify({ [key]: count })) });
+      } catch (e) {
+        err = e;
+      }
+      expect(performance.now() - t0).toBeLessThan(200);
       expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
-      expect([ds.numUsers, ds.numItems]).toEqual([count, count]);
-      // Same sorting, deduplication and warnings as the dense path.
-      expect(Array.from(ds.train.users)).toEqual([0, 5, 7]);
-      expect(Array.from(ds.train.items)).toEqual([2, 1, 3]);
-      expect(ds.warnings).toEqual(['train: 1 duplicate pairs removed', 'val: 1 pairs have an item with no training interaction']);
+      expect(err).toBeInstanceOf(IrllrecError);
+      expect((err as InstanceType<typeof IrllrecError>).code).toBe('limit');
+      expect((err as Error).message).toContain(`meta.json '${key}' = ${count} is over the limit of ${key === 'users' ? 2 * 8 + 1024 : 2 * 10 + 1024}`);
     }
+    // Within the limit a declared count adds rows without interactions.
+    const ds = datasetFromFiles({ 'train.tsv': enc.encode('5\t1\n0\t2\n5\t1\n7\t3\n'), 'meta.json': enc.encode(JSON.stringify({ users: 1040, items: 12 })) });
+    expect([ds.numUsers, ds.numItems]).toEqual([1040, 12]);
+    expect(Array.from(ds.train.users)).toEqual([0, 5, 7]);
   });
 });

@@ -15,6 +15,7 @@ import { IrllrecError } from '../../src/errors.js';
 import { serializeModel } from '../../src/io/modelfile.js';
 import { type ModelConfig, type ModelKind, modelConfig } from '../../src/models/config.js';
 import {
+  CPU_MAX_TENSOR_BYTES,
   type PlannedBinding,
   checkPlan,
   largestBinding,
@@ -267,11 +268,12 @@ describe('limits up front', () => {
     rec.dispose();
   });
 
-  it('the CPU backend has no binding limits', async () => {
+  it('the CPU backend plans against CPU_MAX_TENSOR_BYTES, above any GPU binding limit', async () => {
     const be = cpu('f32');
     const input = planInput('irllrec');
-    // A plan far over any device's limits passes on the CPU …
-    expect(() => checkPlan(be, [{ label: 'huge', shape: [1 << 30, 64], bytes: 2 ** 38, phase: 'model', knob: 'catalogue' }], 'cpu')).not.toThrow();
+    // A 4 GiB tensor plans on the CPU; one far over it is refused before allocation, naming it and the limit …
+    expect(() => checkPlan(be, [{ label: 'big', shape: [1 << 30, 1], bytes: CPU_MAX_TENSOR_BYTES, phase: 'model', knob: 'catalogue' }], 'cpu')).not.toThrow();
+    expect(() => checkPlan(be, [{ label: 'huge', shape: [1 << 30, 64], bytes: 2 ** 38, phase: 'model', knob: 'catalogue' }], 'cpu')).toThrow(/huge \[1073741824, 64\] = 274877906944 bytes.*CPU tensor limit|CPU tensor limit \(4294967296 bytes\): huge/);
     // … and training there is unaffected.
     const res = await fit(be, data, { model: 'irllrec', config: CONFIGS.irllrec, epochs: 1, maxSteps: 1, batchSize: 64, evalEvery: 1, patience: 0, ks: KS });
     expect(res.steps).toBe(1);

@@ -119,7 +119,7 @@ describe('Recommender.load: sources', () => {
       expect((await rec.recommend(2, { k: 4 })).ids.length).toBe(4);
       rec.dispose();
       await expectError(NodeRecommender.load(path, { backend: cpu('f32'), maxBytes: 10 }), 'limit', /model\.safetensors: the model file has \d+ bytes, more than maxBytes = 10/);
-      await expectError(NodeRecommender.load(join(dir, 'absent.safetensors'), { backend: cpu('f32') }), 'data', /absent\.safetensors: cannot read the model file/);
+      await expectError(NodeRecommender.load(join(dir, 'absent.safetensors'), { backend: cpu('f32') }), 'io', /absent\.safetensors: cannot read the model file \(no such file\)/);
       writeFileSync(path, bytes.subarray(0, bytes.length - 7));
       await expectError(NodeRecommender.load(path, { backend: cpu('f32') }), 'format', /model\.safetensors: /);
     } finally {
