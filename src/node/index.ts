@@ -8,6 +8,7 @@ import { nodeGpu } from './gpu.js';
 export * from '../index.js';
 export { nodeGpu, createBackend } from './gpu.js';
 export { loadDatasetDir, loadInteractionsFile, writeFileAtomic } from './files.js';
+export { MAX_TEXT_FILE_BYTES, checkOutputPath, readBounded, readBoundedText, terminalSafe, terminalSafeJson } from './paths.js';
 export { fileStudyStore, studyMarkdown, writeStudyReports } from './study.js';
 export { Recommender, saveCheckpoint, loadCheckpoint, checkpointToFile } from './serve.js';
 
