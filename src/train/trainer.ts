@@ -110,6 +110,8 @@ export interface FitOptions {
 
 export interface FitResult {
   model: RecModel;
+  /** The preset the run's hyperparameters started from (undefined for a model built from a config without one). */
+  preset?: PresetName;
   history: EpochReport[];
   bestEpoch: number;
   val: Metrics;
@@ -254,7 +256,7 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   }
   const val = hasVal ? await evaluate(model, data, 'val', evalOpts) : {};
   const test = data.test.users.length > 0 ? await evaluate(model, data, 'test', evalOpts) : {};
-  return { model, history, bestEpoch, val, test, steps, seconds: (now() - t0) / 1000, stoppedEarly, aborted };
+  return { model, preset: model.config.preset, history, bestEpoch, val, test, steps, seconds: (now() - t0) / 1000, stoppedEarly, aborted };
 }
 
 /** Copy every parameter and the teacher on the device (no readback). */
