@@ -6,7 +6,7 @@
 // then be exported by that entry, which the check at the end verifies by loading the built files.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -69,7 +69,7 @@ chmodSync(`${out}/cli.js`, 0o755);
 // Declarations for both entries (package.json `types` / `exports`), without the CLI's internals.
 rmSync(`${out}/types`, { recursive: true, force: true });
 execFileSync(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', root, '--outDir', `${out}/types`], { stdio: 'inherit' });
-for (const f of ['bin', 'cli']) rmSync(`${out}/types/node/${f}.d.ts`);
+for (const f of readdirSync(`${out}/types/node`)) if (/^(bin|cli)(-[\w-]+)?\.d\.ts$/.test(f)) rmSync(`${out}/types/node/${f}`);
 // The entries' declarations name GPUDevice & co.: point consumers at @webgpu/types (a dependency), which tsc
 // does not do for types that come from tsconfig's `types`.
 for (const f of ['index.d.ts', 'node/index.d.ts']) {

@@ -28,16 +28,21 @@ const tty = process.env[CHILD];
 if (tty !== undefined) {
   delete process.env[CHILD];
   if (tty) Object.assign(process.stderr, { isTTY: true, columns: Number(tty) });
+  // The IPC channel closes when the parent dies, also by SIGKILL: the child must not outlive it (an orphan would
+  // go on training and writing files after `kill -9` of the command).
+  process.on('disconnect', () => process.exit(137));
+  process.channel?.unref();
   run(argv);
 } else if (argv.includes('--verbose')) {
   run(argv);
 } else {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
-    stdio: ['inherit', 'inherit', 'pipe'],
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
     env: { ...process.env, [CHILD]: process.stderr.isTTY ? String(process.stderr.columns || 80) : '' },
   });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (text: string) => process.stderr.write(text.replace(DAWN_LIMIT_WARNING, '')));
+  const stderr = child.stderr!;
+  stderr.setEncoding('utf8');
+  stderr.on('data', (text: string) => process.stderr.write(text.replace(DAWN_LIMIT_WARNING, '')));
   // Ctrl-C reaches both processes (one process group): the child handles it, the parent waits for its code.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => child.kill('SIGTERM'));

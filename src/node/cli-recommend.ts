@@ -13,6 +13,7 @@ import { TOPK_MAX_K } from '../ops/topk.js';
 import { recommendChunks } from '../serve/recommend.js';
 import { type Progress, rateAndEta } from './cli-progress.js';
 import { writeFileAtomic } from './files.js';
+import { terminalSafe } from './paths.js';
 
 export const RECOMMEND_TSV_HEADER = 'user\trank\titem\tscore\n';
 /** Users per device chunk of a batch export (--chunk). */
@@ -99,7 +100,9 @@ export async function runRecommend(req: RecommendRequest, m: { model: RecModel; 
         const uid = userIds.id(users[start + j]);
         const items = Array.from(r.ids, (id, t) => ({ rank: t + 1, item: itemIds.id(id), index: id, score: r.scores[t] }));
         if (collect) json.push({ user: uid, items });
-        for (const it of items) text += `${uid}\t${it.rank}\t${it.item}\t${score(it.score)}\n`;
+        // On stdout (a terminal, maybe) ids from files are shown escaped, never executed; a file export keeps them as they are.
+        const shown = (id: string) => (req.out === null ? terminalSafe(id) : id);
+        for (const it of items) text += `${shown(uid)}\t${it.rank}\t${shown(it.item)}\t${score(it.score)}\n`;
         rows += items.length;
       });
       done += results.length;

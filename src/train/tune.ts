@@ -630,7 +630,7 @@ export function fitObjective(be: Backend, data: Dataset, s: StudySettings): Obje
           ...resume?.checkpoint,
           // Only the rung's last epoch is kept (the state the next rung continues from).
           onCheckpoint: async (state, m, snapshot) => {
-            if (state.epoch === budget && !lastRung) captured = await captureCheckpoint(m, state, snapshot);
+            if (state.epoch === budget && !lastRung) captured = await captureCheckpoint(m, state, snapshot, data);
           },
         },
       });
