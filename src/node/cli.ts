@@ -231,6 +231,11 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   }
   const test = result.test;
   progress(c, `test (best epoch ${result.bestEpoch}): ${Object.entries(test).filter(([k]) => k !== 'users').map(([k, v]) => `${k} ${fmt(v)}`).join('  ')}`, true);
+  // The results on stdout (as `eval` prints them), the log line above on stderr: `> metrics.tsv` keeps only results.
+  if (!c.json) {
+    const rows = Object.entries(test).filter(([k]) => k !== 'users').map(([k, v]) => `${k.replace('@', '\t')}\t${v}\n`);
+    if (rows.length) await writeStdout(`metric\tk\tvalue\n${rows.join('')}`);
+  }
   const out: Record<string, unknown> = { model: kind, preset, ...(ds.warnings ? { warnings: ds.warnings } : {}), config: result.model.config, dataset: ds.name, backend: be.name, epochs: result.history.length, steps: result.steps, seconds: result.seconds, bestEpoch: result.bestEpoch, val: result.val, test, ...prefixed(test) };
   if (profiler) {
     const rows = profileRows(await profiler.report(), result.steps);

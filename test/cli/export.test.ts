@@ -161,6 +161,21 @@ describe('irllrec CLI: results on stdout, batch export, eval lists, help and enu
     });
   });
 
+  it('train prints its test metrics as TSV on stdout (the same numbers as --json), its log on stderr', async () => {
+    const args = ['train', '--synthetic', '--model', 'lightgcn', '--epochs', '2', '--backend', 'cpu', '--seed', '5'];
+    const t = await cli(args);
+    expect(t.code, t.stderr).toBe(0);
+    const lines = t.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('metric\tk\tvalue');
+    expect(t.stderr).toMatch(/test \(best epoch \d+\)/);
+    expect(t.stderr).not.toContain('metric\tk\tvalue');
+    const j = await cli([...args, '--json', '--quiet']);
+    const test = JSON.parse(j.stdout).test as Record<string, number>;
+    const got = Object.fromEntries(lines.slice(1).map((l) => l.split('\t')).map(([m, k, v]) => [`${m}@${k}`, Number(v)]));
+    expect(got).toEqual(Object.fromEntries(Object.entries(test).filter(([k]) => k !== 'users')));
+    expect(got['recall@20']).toBeGreaterThan(0);
+  });
+
   it('--version, help COMMAND and COMMAND --help exit 0; unknown enum values exit 2 naming option, value and choices', async () => {
     const v = await cli(['--version']);
     expect(v.code).toBe(0);
