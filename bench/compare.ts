@@ -15,6 +15,7 @@ import { parseModelFile } from '../src/io/modelfile.js';
 import { RecModel } from '../src/models/model.js';
 import { createBackend, loadDatasetDir } from '../src/node/index.js';
 import { evaluate } from '../src/train/evaluate.js';
+import { MetricAccumulator } from '../src/train/metrics.js';
 import { headerLines, machineInfo, writeResults } from './common.js';
 
 /** Per-user test Recall@20 and NDCG@20 of popularity (training counts, the user's training items masked). */
@@ -26,25 +27,17 @@ function popularityPerUser(data: Dataset): Map<number, { r: number; n: number }>
   const truth = new Map<number, Set<number>>();
   for (let k = 0; k < data.test.users.length; k++) (truth.get(data.test.users[k]) ?? truth.set(data.test.users[k], new Set()).get(data.test.users[k])!).add(data.test.items[k]);
   const order = Array.from({ length: data.numItems }, (_, i) => i).sort((a, b) => count[b] - count[a] || a - b);
+  const acc = new MetricAccumulator([20]);
   const out = new Map<number, { r: number; n: number }>();
   for (const [u, t] of truth) {
     const s = seen.get(u) ?? new Set();
-    const top = [];
+    const top: number[] = [];
     for (const i of order) {
       if (!s.has(i)) top.push(i);
       if (top.length === 20) break;
     }
-    let hits = 0;
-    let dcg = 0;
-    top.forEach((i, j) => {
-      if (t.has(i)) {
-        hits++;
-        dcg += 1 / Math.log2(j + 2);
-      }
-    });
-    let idcg = 0;
-    for (let j = 0; j < Math.min(20, t.size); j++) idcg += 1 / Math.log2(j + 2);
-    out.set(u, { r: hits / t.size, n: dcg / idcg });
+    const m = acc.add(top, [...t])!;
+    out.set(u, { r: m['recall@20'], n: m['ndcg@20'] });
   }
   return out;
 }

@@ -217,3 +217,23 @@ export function trackUndestroyedBuffers(device: GPUDevice): Set<GPUBuffer> {
   };
   return undestroyed;
 }
+
+/**
+ * Run the built CLI (`cli`, default dist/cli.js) with `args` in a child process; never throws: the exit code,
+ * stdout and stderr come back (code 0 on success).
+ */
+export async function runCli(args: string[], opts: { cli?: string; env?: Record<string, string>; timeout?: number; maxBuffer?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  try {
+    const r = await promisify(execFile)(process.execPath, [opts.cli ?? 'dist/cli.js', ...args], {
+      maxBuffer: opts.maxBuffer ?? 1 << 24,
+      timeout: opts.timeout ?? 300_000,
+      env: { ...process.env, ...opts.env },
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}

@@ -1,22 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runCli } from '../helpers.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseModelFile } from '../../src/io/modelfile.js';
 
-const run = promisify(execFile);
 const CLI = 'dist/cli.js';
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26, timeout: 300_000, env: { ...process.env, ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function cli(args: string[], env: Record<string, string> = {}) {
+  return runCli(args, { cli: CLI, maxBuffer: 1 << 26, timeout: 300_000, env });
 }
 
 /** Rows of a recommend TSV (after its header). */

@@ -1,23 +1,16 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers.js';
 
-const run = promisify(execFile);
 // The CLI built from the current sources into a private folder inside the repo (so that 'webgpu' resolves
 // from node_modules): rebuilding dist/ itself here would race test/cli/cli.test.ts, which runs dist/cli.js
 // in a parallel fork. Same build script and output as dist/ (IRLLREC_DIST only moves it).
 const DIST = `.tmp/dist-profile-test-${process.pid}`;
 const CLI = `${DIST}/cli.js`;
 
-async function cli(args: string[]) {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24, timeout: 120_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function cli(args: string[]) {
+  return runCli(args, { cli: CLI, maxBuffer: 1 << 24, timeout: 120_000 });
 }
 
 interface Row {

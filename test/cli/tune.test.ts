@@ -1,22 +1,15 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runCli } from '../helpers.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StudyState } from '../../src/train/tune.js';
 
-const run = promisify(execFile);
 const CLI = 'dist/cli.js';
 
-async function cli(args: string[]) {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24, timeout: 300_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function cli(args: string[]) {
+  return runCli(args, { cli: CLI, maxBuffer: 1 << 24, timeout: 300_000 });
 }
 
 /** A small study: 3 trials, rungs of 2 and 4 epochs (η = 2), validation every epoch. */
