@@ -5,6 +5,11 @@
  * same `--dir` after a kill, it continues from the last completed epoch and ends exactly where an uninterrupted
  * run ends.
  *
+ * `--stop-rule E:P` (with `--eval-every 1`) stops the run once the library's early stopping with `evalEvery E` and
+ * `patience P` would have stopped it: validation of every epoch is logged, so one run gives the result of every
+ * protocol that evaluates a subset of its epochs (evaluation does not touch the trainer's random stream), and
+ * bench/converged.ts reads the protocols' results from the logs.
+ *
  *   node bench/run.mjs bench/longrun.ts --data ../shared/data/movielens --model irllrec --preset reference \
  *        --epochs 60 --patience 0 --eval-every 1 --seed 2023 --dir bench/results/tmp/ref60
  */
@@ -30,6 +35,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     'keep-params': { type: 'boolean', default: false },
     'log-test': { type: 'boolean', default: false },
+    'stop-rule': { type: 'string' },
   },
 });
 if (!values.data || !values.dir) throw new Error('usage: longrun.ts --data DIR --dir OUT [--model M] [--preset P] [--epochs N] ...');
@@ -50,31 +56,60 @@ const common = {
   evalEvery: Number(values['eval-every']),
   seed: Number(values.seed),
 };
+/** Validation Recall@20 per epoch so far (from the log on resume) and the stop rule, if any. */
+const valHistory: (number | undefined)[] = [];
+const rule = values['stop-rule'] ? values['stop-rule'].split(':').map(Number) : null;
+if (rule && (rule.length !== 2 || !rule.every((x) => Number.isInteger(x) && x > 0))) throw new Error(`--stop-rule wants EVERY:PATIENCE, got ${values['stop-rule']}`);
+/** Whether early stopping with evaluation every `every` epochs and `patience` would have stopped by now. */
+function ruleFired(every: number, patience: number): boolean {
+  let best = -Infinity;
+  let p = 0;
+  for (let e = 0; e < valHistory.length; e += every) {
+    const v = valHistory[e];
+    if (v === undefined) return false;
+    if (v > best) {
+      best = v;
+      p = 0;
+    } else if (++p >= patience) return true;
+  }
+  return false;
+}
+const abort = new AbortController();
 let resume = {};
 if (existsSync(ckptPath)) {
   const c = await loadCheckpoint(ckptPath);
   resume = resumeFrom(be, data, c, {});
+  for (const l of readFileSync(logPath, 'utf8').trim().split('\n').filter(Boolean)) {
+    const e = JSON.parse(l) as { epoch: number; val?: Record<string, number> };
+    valHistory[e.epoch] = e.val?.['recall@20'];
+  }
   process.stderr.write(`longrun: resuming ${dir} at epoch ${c.trainer.epoch}\n`);
 } else writeFileSync(logPath, '');
 const adapter = adapterOf(be).name;
 const r = await fit(be, data, {
   ...common,
   ...resume,
+  signal: abort.signal,
   checkpoint: {
     ...(resume as { checkpoint?: object }).checkpoint,
     onCheckpoint: async (state, model, snapshot) => {
       if (values['log-test']) appendFileSync(join(dir, 'test.jsonl'), `${JSON.stringify({ epoch: state.epoch - 1, test: await evaluate(model, data, 'test') })}\n`);
       if (values['keep-params']) await writeFileAtomic(join(dir, `params-e${String(state.epoch).padStart(3, '0')}.safetensors`), await serializeModel(model));
       await saveCheckpoint(ckptPath, model, state, snapshot, data);
+      if (rule && ruleFired(rule[0], rule[1])) {
+        process.stderr.write(`longrun: early stopping (every ${rule[0]}, patience ${rule[1]}) would stop after epoch ${state.epoch - 1}\n`);
+        abort.abort();
+      }
     },
   },
   onEpoch: (e) => {
     const line = { epoch: e.epoch, seconds: e.seconds, losses: e.losses, val: e.val, improved: e.improved, load: load()[0] };
     appendFileSync(logPath, `${JSON.stringify(line)}\n`);
+    valHistory[e.epoch] = e.val?.['recall@20'];
     process.stderr.write(`epoch ${e.epoch} ${e.seconds.toFixed(1)}s bpr ${e.losses.bpr.toFixed(4)} kd ${e.losses.kd.toFixed(4)} kd_int ${e.losses.kd_int.toFixed(4)} val R@20 ${e.val?.['recall@20']?.toFixed(4) ?? '-'}\n`);
   },
 });
-const result = { adapter, dataset: data.name, args: common, config: r.model.config, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, val: r.val, test: r.test, history: readFileSync(logPath, 'utf8').trim().split('\n').length };
+const result = { adapter, stopRule: values['stop-rule'] ?? null, aborted: r.aborted, dataset: data.name, args: common, config: r.model.config, bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, val: r.val, test: r.test, history: readFileSync(logPath, 'utf8').trim().split('\n').length };
 writeFileSync(join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
 process.stderr.write(`done: test recall@20 ${r.test['recall@20']} ndcg@20 ${r.test['ndcg@20']} (best epoch ${r.bestEpoch})\n`);
 process.exit(0);
