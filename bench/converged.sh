@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The converged comparison on movielens (issue 10): every model × preset × seed trained with validation every epoch,
 # test metrics and parameters logged every epoch, until the library's early stopping (every 3 epochs, patience 5)
-# would have stopped it (max 150 epochs). One run per line, in order; a finished run (result.json) is skipped and a
-# killed one resumes from its last epoch, so the script can be started again until everything is done.
+# would have stopped it (max 150 epochs). The cheap models first, each over all seeds; a finished run (result.json)
+# is skipped and a killed one resumes from its last epoch, so the script can be started again until all is done.
 # bench/converged.ts reads the logs and writes bench/results/converged-movielens.md.
 #
 #   bash bench/converged.sh [RUNS_DIR]      (default bench/results/tmp/conv)
@@ -12,9 +12,9 @@ DATA="${IRLLREC_SHARED_DATA:-../shared/data}/movielens"
 RUNS="${1:-bench/results/tmp/conv}"
 SEEDS="${SEEDS:-2023 2024 2025}"
 # LightGCN and RLMRec-Con: on movielens the default preset is the reference one (same values), one run each.
-PLAN="${PLAN:-irllrec:default lightgcn:default rlmrec:default irllrec:reference}"
-for seed in $SEEDS; do
-  for mp in $PLAN; do
+PLAN="${PLAN:-lightgcn:default rlmrec:default irllrec:default irllrec:reference}"
+for mp in $PLAN; do
+  for seed in $SEEDS; do
     model="${mp%%:*}"; preset="${mp##*:}"
     dir="$RUNS/$model-$preset-$seed"
     [ -f "$dir/result.json" ] && continue

@@ -21,6 +21,7 @@ import { type ModelKind, type ModelConfig, presetFor } from '../src/models/confi
 import { evaluate } from '../src/train/evaluate.js';
 import { createBackend, loadCheckpoint, loadDatasetDir, resumeFrom, fit, saveCheckpoint, writeFileAtomic } from '../src/node/index.js';
 import { adapterOf, load } from './common.js';
+import { replay } from './protocol.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,20 +61,6 @@ const common = {
 const valHistory: (number | undefined)[] = [];
 const rule = values['stop-rule'] ? values['stop-rule'].split(':').map(Number) : null;
 if (rule && (rule.length !== 2 || !rule.every((x) => Number.isInteger(x) && x > 0))) throw new Error(`--stop-rule wants EVERY:PATIENCE, got ${values['stop-rule']}`);
-/** Whether early stopping with evaluation every `every` epochs and `patience` would have stopped by now. */
-function ruleFired(every: number, patience: number): boolean {
-  let best = -Infinity;
-  let p = 0;
-  for (let e = 0; e < valHistory.length; e += every) {
-    const v = valHistory[e];
-    if (v === undefined) return false;
-    if (v > best) {
-      best = v;
-      p = 0;
-    } else if (++p >= patience) return true;
-  }
-  return false;
-}
 const abort = new AbortController();
 let resume = {};
 if (existsSync(ckptPath)) {
@@ -96,7 +83,7 @@ const r = await fit(be, data, {
       if (values['log-test']) appendFileSync(join(dir, 'test.jsonl'), `${JSON.stringify({ epoch: state.epoch - 1, test: await evaluate(model, data, 'test') })}\n`);
       if (values['keep-params']) await writeFileAtomic(join(dir, `params-e${String(state.epoch).padStart(3, '0')}.safetensors`), await serializeModel(model));
       await saveCheckpoint(ckptPath, model, state, snapshot, data);
-      if (rule && ruleFired(rule[0], rule[1])) {
+      if (rule && replay(valHistory, { name: 'stop rule', every: rule[0], patience: rule[1], maxEpochs: Infinity })) {
         process.stderr.write(`longrun: early stopping (every ${rule[0]}, patience ${rule[1]}) would stop after epoch ${state.epoch - 1}\n`);
         abort.abort();
       }
