@@ -60,7 +60,40 @@ export interface GpuContextOptions {
   /** Also request 'shader-f16' / 'timestamp-query' when the adapter has them (default true). */
   optionalFeatures?: boolean;
   label?: string;
+  /**
+   * Pace long waits for the GPU (see `GpuContext.waitFor`). Default: on under Node, whose WebGPU (Dawn's
+   * binding) polls on the main thread while a wait is pending; off in browsers, whose waits cost no CPU.
+   */
+  pacedWaits?: boolean;
 }
+
+/**
+ * Paces waits for GPU work. Dawn's Node binding polls with `setImmediate` for as long as a `mapAsync` or
+ * `onSubmittedWorkDone` is pending, which keeps a CPU core busy for the whole wait: CPU a training job does not
+ * need, and on a software adapter (lavapipe) a core taken from the adapter's own threads. So a wait first sleeps
+ * for `fraction` of the previous wait at the same site (same kind of work) when that was at least `minMs`, and
+ * only then starts. The estimate is the last whole wait, so it settles between the work's time and 1/fraction of
+ * it, and a site whose work got shorter sleeps less each time. Only timing changes, never results.
+ */
+export class WaitPacer {
+  private readonly last = new Map<string, number>();
+  constructor(
+    private readonly opts: { fraction?: number; minMs?: number; now?: () => number; sleep?: (ms: number) => Promise<void> } = {},
+  ) {}
+
+  async wait<T>(site: string, start: () => Promise<T>): Promise<T> {
+    const now = this.opts.now ?? (() => performance.now());
+    const t0 = now();
+    const last = this.last.get(site) ?? 0;
+    if (last >= (this.opts.minMs ?? 2)) await (this.opts.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(last * (this.opts.fraction ?? 0.85));
+    const out = await start();
+    if (this.last.size >= 256 && !this.last.has(site)) this.last.clear();
+    this.last.set(site, now() - t0);
+    return out;
+  }
+}
+
+const runsUnderNode = (): boolean => typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 
 export function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription {
   const vendor = info?.vendor ?? '';
@@ -85,9 +118,12 @@ export class GpuContext {
   private pendingError: GpuError | null = null;
   private destroyed = false;
   private readonly destroyCallbacks: (() => void)[] = [];
+  /** Paces waits under Node (see `WaitPacer`); null: every wait starts at once. */
+  private readonly pacer: WaitPacer | null;
 
-  private constructor(device: GPUDevice, adapter: AdapterDescription, owned: boolean) {
+  private constructor(device: GPUDevice, adapter: AdapterDescription, owned: boolean, pacedWaits = runsUnderNode()) {
     this.device = device;
+    this.pacer = pacedWaits ? new WaitPacer() : null;
     this.adapter = adapter;
     this.owned = owned;
     const lim: Partial<DeviceLimits> = {};
@@ -104,8 +140,8 @@ export class GpuContext {
   }
 
   /** Wrap a device the caller already has (a web app's, or a test's). */
-  static fromDevice(device: GPUDevice, adapterInfo?: GPUAdapterInfo): GpuContext {
-    return new GpuContext(device, describeAdapter(adapterInfo ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo), false);
+  static fromDevice(device: GPUDevice, adapterInfo?: GPUAdapterInfo, opts: Pick<GpuContextOptions, 'pacedWaits'> = {}): GpuContext {
+    return new GpuContext(device, describeAdapter(adapterInfo ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo), false, opts.pacedWaits);
   }
 
   /**
@@ -113,7 +149,7 @@ export class GpuContext {
    * bindings at 128 MiB, less than some catalogues need).
    */
   static async create(opts: GpuContextOptions = {}): Promise<GpuContext> {
-    if (opts.device) return GpuContext.fromDevice(opts.device);
+    if (opts.device) return GpuContext.fromDevice(opts.device, undefined, opts);
     let adapter = opts.adapter ?? null;
     if (!adapter) {
       const gpu = opts.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
@@ -141,7 +177,7 @@ export class GpuContext {
       for (const f of ['shader-f16', 'timestamp-query'] as GPUFeatureName[]) if (adapter.features.has(f)) requiredFeatures.push(f);
     }
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: opts.label ?? 'irllrec' });
-    const ctx = new GpuContext(device, describeAdapter(adapter.info), true);
+    const ctx = new GpuContext(device, describeAdapter(adapter.info), true, opts.pacedWaits);
     // WebGPU never grants less than its defaults, so a cap below them is enforced by irllrec itself.
     if (ov.maxStorageBufferBindingSize !== undefined) ctx.limits.maxStorageBufferBindingSize = Math.min(ctx.limits.maxStorageBufferBindingSize, ov.maxStorageBufferBindingSize);
     if (ov.maxBufferSize !== undefined) ctx.limits.maxBufferSize = Math.min(ctx.limits.maxBufferSize, ov.maxBufferSize);
@@ -151,6 +187,11 @@ export class GpuContext {
   /** Whether the device is usable. */
   get alive(): boolean {
     return !this.lostInfo && !this.destroyed;
+  }
+
+  /** Waits for work just submitted: `start()` begins the wait, `site` names it (see `WaitPacer`). */
+  waitFor<T>(site: string, start: () => Promise<T>): Promise<T> {
+    return this.pacer ? this.pacer.wait(site, start) : start();
   }
 
   /**

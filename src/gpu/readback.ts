@@ -18,7 +18,7 @@ export async function readBuffer(rec: Recorder, buffer: GPUBuffer, byteOffset: n
     rec.encoder().copyBufferToBuffer(buffer, byteOffset, staging, 0, byteLength);
     rec.submit();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await rec.ctx.waitFor(`readBuffer(${buffer.label}, ${byteLength})`, () => staging.mapAsync(GPUMapMode.READ));
     } catch (e) {
       // A lost device can reject the map before `device.lost` resolves: give the loss a moment to surface.
       await rec.ctx.settleLoss();
@@ -59,7 +59,7 @@ export async function readBuffers(rec: Recorder, parts: readonly { buffer: GPUBu
     });
     rec.submit();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await rec.ctx.waitFor(`${where}, ${total}`, () => staging.mapAsync(GPUMapMode.READ));
     } catch (e) {
       await rec.ctx.settleLoss();
       rec.ctx.check(where);
