@@ -101,7 +101,7 @@ for (const p of PROTOCOLS) {
     Object.assign(row, { pairedRecall: pairedR, pairedNdcg: pairedN, quartiles: q });
     json.push(row);
     const [model, preset] = key.split('-');
-    const ms = (xs: number[]) => (xs.length > 1 ? `${f(mean(xs))} ± ${f(std(xs))}` : xs.length ? f(xs[0]) : "–");
+    const ms = (xs: number[]) => (xs.length > 1 ? `${f(mean(xs))} ± ${f(std(xs))}` : xs.length ? f(xs[0]) : '–');
     const seeds = `${done.length}${open.length ? ` (+${open.length} running)` : ''}`;
     const perSeed = done.map((d) => `${d.seed}: ${f(d.r)} / ${f(d.n)} (${d.best}, ${d.stop})`).join('; ');
     const cells = (xs: (Paired | null)[]) => (key === values.baseline ? '–' : xs.map((x) => (x ? formatPaired(x) : 'n/a')).join('; '));
