@@ -12,14 +12,17 @@ DATA="${IRLLREC_SHARED_DATA:-../shared/data}/movielens"
 RUNS="${1:-bench/results/tmp/conv}"
 SEEDS="${SEEDS:-2023 2024 2025}"
 # LightGCN and RLMRec-Con: on movielens the default preset is the reference one (same values), one run each.
+# MODEL:tuned trains the best configuration of a tuning study, $TUNED/MODEL/best.json (irllrec tune --out).
+TUNED="${TUNED:-bench/results/movielens-runs/tune}"
 PLAN="${PLAN:-lightgcn:default rlmrec:default irllrec:default irllrec:reference}"
 for mp in $PLAN; do
   for seed in $SEEDS; do
     model="${mp%%:*}"; preset="${mp##*:}"
     dir="$RUNS/$model-$preset-$seed"
     [ -f "$dir/result.json" ] && continue
+    if [ "$preset" = tuned ]; then setting=(--run-config "$TUNED/$model/best.json"); else setting=(--preset "$preset"); fi
     echo "== $model $preset seed $seed -> $dir" >&2
-    node bench/run.mjs bench/longrun.ts --data "$DATA" --model "$model" --preset "$preset" --epochs 150 \
+    node bench/run.mjs bench/longrun.ts --data "$DATA" --model "$model" "${setting[@]}" --epochs 150 \
       --eval-every 1 --stop-rule 3:5 --seed "$seed" --log-test --keep-params --dir "$dir"
   done
 done

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { serializeModel } from '../src/io/modelfile.js';
 import { type ModelKind, type ModelConfig, presetFor } from '../src/models/config.js';
 import { evaluate } from '../src/train/evaluate.js';
+import { parseRunConfig } from '../src/train/runconfig.js';
 import { createBackend, loadCheckpoint, loadDatasetDir, resumeFrom, fit, saveCheckpoint, writeFileAtomic } from '../src/node/index.js';
 import { adapterOf, load } from './common.js';
 import { replay } from './protocol.js';
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'irllrec' },
     preset: { type: 'string' },
     config: { type: 'string' },
+    'run-config': { type: 'string' },
     epochs: { type: 'string', default: '60' },
     patience: { type: 'string', default: '0' },
     'eval-every': { type: 'string', default: '1' },
@@ -46,12 +48,18 @@ const ckptPath = join(dir, 'last.ckpt');
 const logPath = join(dir, 'log.jsonl');
 const be = await createBackend();
 const data = await loadDatasetDir(values.data);
-const overrides = values.config ? (JSON.parse(values.config) as Partial<ModelConfig>) : {};
-const presetOpt = values.preset ? { preset: presetFor(data.name, values.preset) } : {};
+// A run configuration (what `irllrec tune` writes as best.json) gives the model, preset, model settings, lr and batch
+// size; the epochs, patience, evaluation interval and seed stay this run's (the protocol's).
+const run = values['run-config'] ? parseRunConfig(readFileSync(values['run-config'], 'utf8'), values['run-config']) : null;
+const overrides = { ...run?.config, ...(values.config ? (JSON.parse(values.config) as Partial<ModelConfig>) : {}) };
+const presetName = values.preset ?? run?.preset;
+const presetOpt = presetName ? { preset: presetFor(data.name, presetName) } : {};
 const common = {
-  model: values.model as ModelKind,
+  model: (run?.model ?? values.model) as ModelKind,
   config: overrides,
   ...presetOpt,
+  ...(run?.trainer.lr !== undefined ? { lr: run.trainer.lr } : {}),
+  ...(run?.trainer.batchSize !== undefined ? { batchSize: run.trainer.batchSize } : {}),
   epochs: Number(values.epochs),
   patience: Number(values.patience),
   evalEvery: Number(values['eval-every']),
