@@ -316,9 +316,16 @@ export function markdownTable(headers: readonly string[], rows: readonly (readon
   return lines.join('\n');
 }
 
-/** The results folder (bench/results under the working directory: the scripts run from the repo root). */
+let outDir: string | null = null;
+
+/** Send the results to `dir` (a benchmark's `--out DIR`) instead of bench/results; undefined keeps the default. */
+export function setResultsDir(dir: string | undefined): void {
+  if (dir !== undefined) outDir = resolve(dir);
+}
+
+/** The results folder: `--out DIR`, else bench/results under the working directory (the scripts run from the repo root). */
 export function resultsDir(): string {
-  return resolve(process.cwd(), 'bench', 'results');
+  return outDir ?? resolve(process.cwd(), 'bench', 'results');
 }
 
 /** Print `markdown` and write bench/results/<name>.md and bench/results/<name>.json. */

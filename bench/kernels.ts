@@ -2,7 +2,7 @@
  * Per-kernel throughput on this machine's WebGPU adapter, next to the CPU twin of the same op.
  *
  *   node bench/run.mjs bench/kernels.ts [--data-root DIR (default: $IRLLREC_SHARED_DATA, else ../shared/data)] [--only spmm,infoNce,...]
- *        [--mm-rows R] [--ssl-n N] [--runs 3] [--target-ms 300] [--full]
+ *        [--mm-rows R] [--ssl-n N] [--runs 3] [--target-ms 300] [--full] [--out DIR] [--quick]
  *
  * Sizes are the realistic ones of the amazon dataset (N = 20,332 nodes, 240,928 directed edges, d = 32; the text
  * MLP 1536 → 784 → 32): the graph kernels run on the real amazon training graph (loadDatasetDir + buildGraph),
@@ -27,7 +27,9 @@
  * With --only, the rows not selected are kept from the previous bench/results/kernels.json (stated in the
  * header), so one kernel can be re-measured without re-running the whole table.
  *
- * Output: a markdown table on stdout and in bench/results/kernels.md, the raw numbers in bench/results/kernels.json.
+ * Output: a markdown table on stdout and in bench/results/kernels.md, the raw numbers in bench/results/kernels.json
+ * (`--out DIR`: in DIR). `--quick` (bench/gpu.sh): --runs 1, --target-ms 50 and, on a software adapter,
+ * --mm-rows 512 --ssl-n 1024.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +65,7 @@ import {
   randomArray,
   randomIds,
   resultsDir,
+  setResultsDir,
   timeCpu,
   timeGpu,
   writeResults,
@@ -77,11 +80,13 @@ const { values: flags } = parseArgs({
     runs: { type: 'string' },
     'target-ms': { type: 'string' },
     full: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (flags.help) {
-  process.stdout.write('usage: node bench/run.mjs bench/kernels.ts [--data-root DIR] [--only a,b] [--mm-rows R] [--ssl-n N] [--runs 3] [--target-ms 300] [--full]\n');
+  process.stdout.write('usage: node bench/run.mjs bench/kernels.ts [--data-root DIR] [--only a,b] [--mm-rows R] [--ssl-n N] [--runs 3] [--target-ms 300] [--full] [--out DIR] [--quick]\n');
   process.exit(0);
 }
 
@@ -111,8 +116,10 @@ interface Case<P> {
 // ------------------------------------------------------------------------------------------------
 // Setup
 
-const runs = intFlag(flags.runs, 3, 'runs');
-const targetMs = intFlag(flags['target-ms'], 300, 'target-ms');
+setResultsDir(flags.out);
+const quick = flags.quick;
+const runs = intFlag(flags.runs, quick ? 1 : 3, 'runs');
+const targetMs = intFlag(flags['target-ms'], quick ? 50 : 300, 'target-ms');
 const gpuBe = await createBackend({ backend: 'webgpu' });
 const cpuBe = new CpuBackend({ precision: 'f32' });
 const machine = machineInfo(gpuBe);
@@ -128,8 +135,8 @@ const D = 32;
 const TEXT = 1536;
 const HIDDEN = Math.floor((TEXT + D) / 2); // 784, spec §1.8
 const BATCH = 4096;
-const mmRows = flags['mm-rows'] !== undefined ? intFlag(flags['mm-rows'], 2048, 'mm-rows') : full ? N : 2048;
-const sslN = flags['ssl-n'] !== undefined ? intFlag(flags['ssl-n'], 4096, 'ssl-n') : full ? N : 4096;
+const mmRows = flags['mm-rows'] !== undefined ? intFlag(flags['mm-rows'], 2048, 'mm-rows') : full ? N : quick ? 512 : 2048;
+const sslN = flags['ssl-n'] !== undefined ? intFlag(flags['ssl-n'], 4096, 'ssl-n') : full ? N : quick ? 1024 : 4096;
 log(`amazon graph: N = ${N} nodes (${graph.numUsers} users + ${graph.numItems} items), ${NNZ} directed edges; matmul rows ${mmRows}, ssl N ${sslN}`);
 
 const F = 4; // bytes per f32 / u32

@@ -21,15 +21,17 @@
  * Each run is synced (irllrec: read of a result = submit + wait; tfjs: await data()); median of the runs after
  * warm-up. Results: bench/results/peer.{json,md}. Environment: PEER_RUNS (default 5), PEER_WARMUP (default 1),
  * PEER_ONLY (e.g. `a,c`; default all), PEER_ROWS / PEER_DIN / PEER_B (workload (b) and (d) shapes; defaults 2048 / 1536 / 1024 on a software adapter,
- * 8192 / 1536 / 4096 on a GPU).
+ * 8192 / 1536 / 4096 on a GPU). Flags: `--out DIR` writes the results to DIR instead of bench/results; `--quick`
+ * (bench/gpu.sh) makes the default PEER_RUNS 2 and, on a software adapter, PEER_ROWS 1024.
  */
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import type { Dataset } from '../src/data/types.js';
-import { DATA_ROOT } from './common.js';
+import { DATA_ROOT, resultsDir, setResultsDir } from './common.js';
 import { initMlp, mlpBackward, mlpForward, mlpShapes, type MlpCache, type MlpTensors } from '../src/models/mlp.js';
 import { createBackend, loadDatasetDir, nodeGpu } from '../src/node/index.js';
 import { fill } from '../src/ops/elementwise.js';
@@ -43,8 +45,10 @@ import { buildGraph } from '../src/data/graph.js';
 import { createModel } from '../src/train/trainer.js';
 import { Rng } from '../src/util/random.js';
 
+const { values: flags } = parseArgs({ options: { out: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+setResultsDir(flags.out);
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
-const RUNS = env('PEER_RUNS', 5);
+const RUNS = env('PEER_RUNS', flags.quick ? 2 : 5);
 const WARMUP = env('PEER_WARMUP', 1);
 const TAU = 0.2;
 /** PEER_ONLY=a,c,… runs only those workloads (default: all). */
@@ -233,7 +237,7 @@ if (ONLY.has('a')) {
 // (b) RLMRec-Con alignment: text MLP + InfoNCE, forward + backward + Adam
 
 if (ONLY.has('b')) {
-  const R = env('PEER_ROWS', software ? 2048 : 8192);
+  const R = env('PEER_ROWS', software ? (flags.quick ? 1024 : 2048) : 8192);
   const din = env('PEER_DIN', 1536);
   const B = env('PEER_B', software ? 1024 : 4096);
   const hidden = mlpShapes(din, d).w1[0];
@@ -368,7 +372,7 @@ if (ONLY.has('c')) {
 //     same way: irllrec `flush()` (submit + onSubmittedWorkDone), tfjs a 1-element slice of the result read back.
 
 if (ONLY.has('d')) {
-  const R = env('PEER_ROWS', software ? 2048 : 8192);
+  const R = env('PEER_ROWS', software ? (flags.quick ? 1024 : 2048) : 8192);
   const din = env('PEER_DIN', 1536);
   const hidden = mlpShapes(din, d).w1[0];
   const xData = randn(rng, R * din, 1 / Math.sqrt(din));
@@ -441,10 +445,11 @@ const meta = {
   runs: RUNS,
   warmup: WARMUP,
 };
-mkdirSync('bench/results', { recursive: true });
+const outDir = resultsDir();
+mkdirSync(outDir, { recursive: true });
 // A partial run (PEER_ONLY) replaces its own rows and keeps the other rows of the previous run on this adapter.
-if (process.env.PEER_ONLY && existsSync('bench/results/peer.json')) {
-  const prev = JSON.parse(readFileSync('bench/results/peer.json', 'utf8')) as { adapter?: string; date?: string; loadStart?: number[]; results?: Result[] };
+if (process.env.PEER_ONLY && existsSync(join(outDir, 'peer.json'))) {
+  const prev = JSON.parse(readFileSync(join(outDir, 'peer.json'), 'utf8')) as { adapter?: string; date?: string; loadStart?: number[]; results?: Result[] };
   if (prev.adapter === adapter && Array.isArray(prev.results)) {
     const fresh = new Map(results.map((r) => [r.workload, r]));
     const merged = prev.results.map((r) => fresh.get(r.workload) ?? { ...r, measuredAt: r.measuredAt ?? prev.date ?? '?', load1: r.load1 ?? prev.loadStart?.[0] ?? NaN });
@@ -452,7 +457,7 @@ if (process.env.PEER_ONLY && existsSync('bench/results/peer.json')) {
     results.splice(0, results.length, ...merged);
   }
 }
-writeFileSync('bench/results/peer.json', `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
+writeFileSync(join(outDir, 'peer.json'), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
 const md = [
   '# Peer benchmark: irllrec vs TensorFlow.js (WebGPU)',
   '',
@@ -474,6 +479,6 @@ const md = [
     '(c) random user / item embeddings, no seen-item masking; the top-20 ids of both agree.',
   '',
 ];
-writeFileSync('bench/results/peer.md', md.join('\n'));
+writeFileSync(join(outDir, 'peer.md'), md.join('\n'));
 process.stdout.write(md.join('\n'));
 be.destroy();

@@ -6,6 +6,7 @@
  *        [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S,...]
  *        [--time-only rlmrec@amazon,irllrec@amazon | --time-only none] [--time-steps 2]
  *        [--cap-s 240] [--train-cap-s 420] [--batch-size 4096] [--seed 2023] [--data-root DIR (default: $IRLLREC_SHARED_DATA, else ../shared/data)] [--text-dim 1536]
+ *        [--out DIR] [--quick]
  *
  * Datasets: ../shared/data/movielens (real 512-d text embeddings) and ../shared/data/amazon (its LLM embeddings
  * are not public: seeded N(0, 1/dim) stand-ins of width --text-dim, good for speed and memory only).
@@ -61,6 +62,7 @@ import {
   median,
   mib,
   randomTextEmbeddings,
+  setResultsDir,
   writeResults,
 } from './common.js';
 
@@ -79,6 +81,8 @@ const { values: flags } = parseArgs({
     'data-root': { type: 'string', default: DATA_ROOT },
     'text-dim': { type: 'string' },
     child: { type: 'string' },
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -86,7 +90,8 @@ if (flags.help) {
   process.stdout.write(
     'usage: node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec]\n' +
       '       [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S] [--time-only model@dataset,...|none]\n' +
-      '       [--time-steps K] [--cap-s SECONDS] [--train-cap-s SECONDS] [--batch-size B] [--seed S] [--data-root DIR] [--text-dim D]\n',
+      '       [--time-steps K] [--cap-s SECONDS] [--train-cap-s SECONDS] [--batch-size B] [--seed S] [--data-root DIR] [--text-dim D]\n' +
+      '       [--out DIR] [--quick]\n',
   );
   process.exit(0);
 }
@@ -487,6 +492,7 @@ function popularity(ds: Dataset, split: 'val' | 'test'): { recall20: number; ndc
   return { recall20: m['recall@20'], ndcg20: m['ndcg@20'], users: acc.users };
 }
 
+setResultsDir(flags.out);
 const datasets = listFlag(flags.datasets, KNOWN_DATASETS);
 for (const d of datasets) if (!KNOWN_DATASETS.includes(d)) throw new Error(`--datasets: unknown dataset '${d}' (known: ${KNOWN_DATASETS.join(', ')})`);
 const models = listFlag(flags.models, [...MODEL_KINDS]) as ModelKind[];
@@ -508,8 +514,20 @@ probe.destroy();
  * 15 minutes in all at load 6–10), LightGCN 1 epoch on amazon, RLMRec-Con and IRLLRec on amazon timed only
  * (2 steps, each run stopped at 240 s: a step there takes about 1–2 minutes); trained runs stopped at 420 s.
  * Hardware adapter: movielens 20 epochs, amazon 3 epochs, all trained, no caps.
+ * `--quick` (bench/gpu.sh, a few minutes): software adapter 3 steps of 1 epoch (no validation), RLMRec-Con and
+ * IRLLRec on amazon timed only, every run stopped at 150 s; hardware adapter 1 epoch each, trained runs capped at 300 s.
  */
-const DEFAULTS = software
+const DEFAULTS = flags.quick
+  ? software
+    ? {
+        epochs: { movielens: 1, amazon: 1 } as Record<string, number>,
+        maxSteps: { movielens: 3, amazon: 3 } as Record<string, number>,
+        timeOnly: ['rlmrec@amazon', 'irllrec@amazon'],
+        capSeconds: 150,
+        trainCapSeconds: 150,
+      }
+    : { epochs: { movielens: 1, amazon: 1 } as Record<string, number>, maxSteps: {} as Record<string, number>, timeOnly: [] as string[], capSeconds: 0, trainCapSeconds: 300 }
+  : software
   ? {
       epochs: { movielens: 1, amazon: 1 } as Record<string, number>,
       maxSteps: {} as Record<string, number>,

@@ -10,7 +10,7 @@ import type { RecModel } from '../models/model.js';
 import { bindingLimit, chunkRows, rowsThatFit } from '../models/plan.js';
 import { gatherRows } from '../ops/gather.js';
 import { csrTensor, disposeCsr } from '../ops/spmm.js';
-import { TOPK_MAX_K, scoreTopKAuto } from '../ops/topk.js';
+import { TOPK_MAX_K, scoreTopKAuto, servingBlockBytes } from '../ops/topk.js';
 
 export interface Recommendation {
   ids: Uint32Array;
@@ -70,7 +70,7 @@ export async function* recommendChunks(model: RecModel, train: Interactions | nu
       const topIds = be.zeros([rows, k], 'u32', 'recommend.ids');
       const topScores = be.zeros([rows, k], 'f32', 'recommend.scores');
       // GEMM score blocks + topK for many users, the fused kernel for a few (whichever is faster).
-      scoreTopKAuto(be, u, items, k, topIds, topScores, { exclude, dropMasked: true });
+      scoreTopKAuto(be, u, items, k, topIds, topScores, { exclude, dropMasked: true, blockBytes: servingBlockBytes(be, ni) });
       const [idArr, scArr] = await be.readAll([topIds, topScores]);
       for (const t of [ids, u, topIds, topScores]) t.dispose();
       if (exclude) disposeCsr(exclude);

@@ -42,7 +42,7 @@ import { sumSquares } from '../ops/reduce.js';
 import { normalizeRows } from '../ops/rowwise.js';
 import { type Csr, csrTensor, disposeCsr } from '../ops/spmm.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
-import { TOPK_MAX_K, TOPK_NONE, scoreTopKAuto } from '../ops/topk.js';
+import { FUSED_BELOW_ROWS, TOPK_MAX_K, TOPK_NONE, scoreTopKAuto, servingBlockBytes } from '../ops/topk.js';
 import { type ExplainOptions, type Explanation, explainPairs } from './explain.js';
 import { type PersonalizeOptions, PersonalizedUser, personalizeUser } from './personalize.js';
 import type { Recommendation } from './recommend.js';
@@ -81,12 +81,16 @@ export interface RecommendOptions {
   excludeSeen?: boolean;
   /** Only recommend these items (see `ItemFilter`). */
   filter?: ItemFilter;
-  /** Users scored per dispatch (default 2048; fewer when a score block would exceed 32 MiB). */
+  /**
+   * Users scored per dispatch (default 2048; fewer when a score block would exceed 32 MiB, or, for catalogues
+   * over 131,072 items, the larger of 32 MiB and 64 rows, within the device's binding limit).
+   */
   batchSize?: number;
   /**
    * 'matmul': a tiled GEMM writes a block of scores, then per-row top-K selects from it; 'fused': one kernel
    * computes the dot products inside the top-K selection (no score block in memory); 'auto' (default):
-   * fused below 16 users per block (a GEMM tile would be mostly idle), matmul otherwise. All return the same
+   * fused below 64 users per block (a GEMM tile would be mostly idle) unless the block is full, matmul
+   * otherwise. All return the same
    * ranking; which is faster depends on the device (see bench/serve.ts).
    */
   scoring?: ScoringMode;
@@ -148,8 +152,6 @@ export interface LoadOptions extends RecommenderOptions {
 /** Default upper bound on a model file's size (bytes). */
 export const DEFAULT_MAX_MODEL_BYTES = 1024 * 1024 * 1024;
 const DEFAULT_BATCH = 2048;
-/** Upper bound on one block of scores (R×M floats) in the 'matmul' scoring path. */
-const SCORE_BLOCK_BYTES = 32 * 1024 * 1024;
 
 /**
  * Internal tensors a `Recommender` shares with `personalize.ts` and `explain.ts` (not part of the public API).
@@ -477,12 +479,10 @@ export class Recommender {
     }
     const m = scored.rows;
     const kk = Math.min(k, m);
-    // The score block R×m is bounded by SCORE_BLOCK_BYTES and the device's binding limit.
+    // The score block R×m is bounded by servingBlockBytes (from the device's binding limit).
+    const blockBytes = servingBlockBytes(be, m);
     let rowsPerBlock = batchSize;
-    if (scoring !== 'fused') {
-      const limit = be.kind === 'webgpu' ? Math.min(SCORE_BLOCK_BYTES, bindingLimit(be)) : SCORE_BLOCK_BYTES;
-      rowsPerBlock = Math.max(1, Math.min(batchSize, Math.floor(limit / (4 * m))));
-    }
+    if (scoring !== 'fused') rowsPerBlock = Math.max(1, Math.min(batchSize, Math.floor(blockBytes / (4 * m))));
     // Blocks whose R×d queries, R×k results and excluded ids each fit one binding (R+1 row pointers ≤ 2R).
     rowsPerBlock = rowsThatFit(be, 4 * Math.max(d, kk, 2), rowsPerBlock);
     const starts = chunkRows(count, rowsPerBlock, exclude ? (r) => exclude(r).length : null, Math.floor(bindingLimit(be) / 4));
@@ -509,8 +509,10 @@ export class Recommender {
         }
         const ids = be.zeros([R, kk], 'u32', `${op}.ids`);
         const scores = be.zeros([R, kk], 'f32', `${op}.scores`);
-        // The fused kernel, or s = Q·Tᵀ in score blocks then per-row top-K ('auto': by row count).
-        scoreTopKAuto(be, q, scored, kk, ids, scores, { exclude: ex, dropMasked: true, path: scoring });
+        // The fused kernel, or s = Q·Tᵀ in score blocks then per-row top-K ('auto': by row count, and the GEMM
+        // for a whole block of a catalogue too long for FUSED_BELOW_ROWS rows per block).
+        const path = scoring === 'auto' && R === rowsPerBlock && R < FUSED_BELOW_ROWS ? 'matmul' : scoring;
+        scoreTopKAuto(be, q, scored, kk, ids, scores, { exclude: ex, dropMasked: true, path, blockBytes });
         const [idArr, scArr] = await be.readAll([ids, scores]);
         for (const t of [q, ids, scores]) t.dispose();
         if (ex) disposeCsr(ex);

@@ -9,6 +9,7 @@ import type { Backend } from '../../src/ops/tensor.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { Rng } from '../../src/util/random.js';
 import { cpu, gpu } from '../helpers.js';
+import { bruteTopK, dot, expectSameRanking, hostEfin, norm } from './ranking.js';
 
 // A random bipartite training graph: 53 users, 71 items (odd sizes), ~6 items per user, one user with none.
 const NU = 53;
@@ -45,68 +46,6 @@ function makeModel(be: Backend, kind: ModelKind, seed = 9): RecModel {
   return RecModel.create(be, cfg, { numUsers: NU, numItems: NI, graph: buildGraph({ numUsers: NU, numItems: NI, train: TRAIN }), text }, { seed });
 }
 
-/** The reference ranking embeddings on the host, in float64: E_fin = Σ_{l=0..L} Â^l E0. */
-async function hostEfin(model: RecModel): Promise<{ users: Float64Array; items: Float64Array; d: number }> {
-  const p = await model.exportParameters();
-  const d = model.config.embeddingDim;
-  const g = buildGraph({ numUsers: NU, numItems: NI, train: TRAIN });
-  const n = NU + NI;
-  let cur = new Float64Array(n * d);
-  cur.set(p.get('user_embeds')!.data);
-  cur.set(p.get('item_embeds')!.data, NU * d);
-  const fin = Float64Array.from(cur);
-  for (let l = 0; l < model.config.layers; l++) {
-    const next = new Float64Array(n * d);
-    for (let v = 0; v < n; v++) {
-      for (let e = g.rowPtr[v]; e < g.rowPtr[v + 1]; e++) {
-        const w = g.values[e];
-        const t = g.colIdx[e];
-        for (let c = 0; c < d; c++) next[v * d + c] += w * cur[t * d + c];
-      }
-    }
-    for (let i = 0; i < fin.length; i++) fin[i] += next[i];
-    cur = next;
-  }
-  return { users: fin.slice(0, NU * d), items: fin.slice(NU * d), d };
-}
-
-function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, d: number): number {
-  let s = 0;
-  for (let c = 0; c < d; c++) s += a[ai * d + c] * b[bi * d + c];
-  return s;
-}
-function norm(a: Float64Array, i: number, d: number): number {
-  return Math.sqrt(dot(a, i, a, i, d));
-}
-
-/** Brute-force ranking on the host: all candidates scored, excluded ids removed, sorted (score desc, id asc). */
-function bruteTopK(score: (c: number) => number, candidates: number[], excluded: Set<number>, k: number): { ids: number[]; scores: number[] } {
-  const list = candidates.filter((c) => !excluded.has(c)).map((c) => ({ c, s: score(c) }));
-  list.sort((a, b) => b.s - a.s || a.c - b.c);
-  const top = list.slice(0, k);
-  return { ids: top.map((x) => x.c), scores: top.map((x) => x.s) };
-}
-
-/**
- * The device ranking equals the brute-force one: same length, each returned score equals the reference score
- * of the returned id (f32 vs f64: |Δ| ≤ 1e-5 + 1e-4·|s|), and the ids are identical except where two
- * reference scores are within that tolerance (a tie the two precisions may order differently).
- */
-function expectSameRanking(got: { ids: Uint32Array; scores: Float32Array }, want: { ids: number[]; scores: number[] }, score: (c: number) => number, what: string): void {
-  expect(got.ids.length, `${what}: length`).toBe(want.ids.length);
-  const tol = (s: number) => 1e-5 + 1e-4 * Math.abs(s);
-  for (let r = 0; r < want.ids.length; r++) {
-    const ref = score(got.ids[r]);
-    expect(Math.abs(got.scores[r] - ref), `${what}: score of id ${got.ids[r]} at rank ${r}`).toBeLessThanOrEqual(tol(ref));
-    expect(Math.abs(ref - want.scores[r]), `${what}: rank ${r} holds id ${got.ids[r]} (${ref}), expected ${want.ids[r]} (${want.scores[r]})`).toBeLessThanOrEqual(tol(want.scores[r]));
-    if (got.ids[r] !== want.ids[r]) {
-      const nearTie = Math.abs(want.scores[r] - (want.scores[r + 1] ?? -Infinity)) <= tol(want.scores[r]) || Math.abs(want.scores[r] - (want.scores[r - 1] ?? Infinity)) <= tol(want.scores[r]);
-      expect(nearTie, `${what}: rank ${r}: id ${got.ids[r]} vs ${want.ids[r]} without a near tie`).toBe(true);
-    }
-  }
-  expect(new Set(got.ids).size, `${what}: distinct ids`).toBe(got.ids.length);
-}
-
 const seen = userItemCsr(NU, NI, TRAIN);
 const seenOf = (u: number) => new Set(seen.colIdx.subarray(seen.rowPtr[u], seen.rowPtr[u + 1]));
 const allItems = Array.from({ length: NI }, (_, i) => i);
@@ -121,7 +60,7 @@ describe('Recommender on WebGPU: rankings equal a brute-force CPU ranking', () =
   beforeAll(async () => {
     const be = await gpu();
     const model = makeModel(be, 'irllrec');
-    ref = await hostEfin(model);
+    ref = await hostEfin(model, TRAIN);
     // Through the model file, as a deployment would.
     const bytes = await serializeModel(model, { train: TRAIN });
     model.dispose();
@@ -326,7 +265,7 @@ describe('Recommender on the CPU backend and for models without intents', () => 
   it("LightGCN's explanation has kind 'items': no intents, the user's most similar training items as evidence", async () => {
     const c = cpu('f32');
     const model = makeModel(c, 'lightgcn');
-    const ref = await hostEfin(model);
+    const ref = await hostEfin(model, TRAIN);
     const rec = await Recommender.fromModel(model, { interactions: TRAIN });
     model.dispose();
     expect(rec.hasIntents).toBe(false);
