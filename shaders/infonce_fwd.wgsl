@@ -12,13 +12,14 @@
 //
 // lse_b is written for the gradient sweeps (`infonce_sweep.wgsl`).
 //
-// Layout (d ≤ 32: dp = 32, rv = DV = 8 vec4 per row, CHUNKED = false): each invocation holds RH anchors
-// (rows w0 + lid + WG·r, r < RH) in registers; the candidates are staged TS at a time in workgroup memory and
+// Layout (d ≤ 64: dp = 4·DV, rv = DV = 8 or 16 vec4 per row, CHUNKED = false): each invocation holds RH anchors
+// (rows w0 + lid + WG·r, r < RH) in registers; the candidates are staged TS = 256 / DV at a time in workgroup
+// memory and
 // every invocation walks them in the same order, so each candidate vec4 read feeds RH dot products. On CPU
 // Vulkan (lavapipe: invocations are the lanes of a SIMD group and every storage or workgroup read is a
-// per-lane load) this ratio, not the FLOP count, sets the speed: the host uses WG = 8, RH = 8 there, and
-// WG = 64, RH = 1 (the usual tiled layout) on GPUs.
-// d > 32 (CHUNKED = true): one anchor per invocation, both rows read from storage in a rolled loop.
+// per-lane load) this ratio, not the FLOP count, sets the speed: the host uses WG = 8 and RH = 64 / DV there,
+// and RH = 1, WG = 512 / DV (the usual tiled layout) on GPUs.
+// d > 64 (CHUNKED = true): one anchor per invocation, both rows read from storage in a rolled loop.
 // Anchors past B are computed on row B − 1 and not written.
 //
 // Bindings: 0 hat (vec4 view), 1 nu (read), 2 lse (B, written), 3 rowLoss (B, written),
@@ -26,10 +27,10 @@
 // adds into gP. Dispatch: grid1d(ceil(B / (WG·RH))) workgroups of WG threads (RH = 1 when CHUNKED).
 
 override WG: u32 = 64u;
-override RH: u32 = 1u;           // anchors per invocation (≤ 16, WG·RH ≤ 64)
-override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, ≤ 8)
-override CHUNKED: bool = false;  // rows wider than 32 columns
-const TS: u32 = 32u;             // candidates per staged tile
+override RH: u32 = 1u;           // anchors per invocation (RH ≤ 16, RH·DV ≤ 128, WG·RH·DV ≤ 512)
+override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, 8 or 16)
+override CHUNKED: bool = false;  // rows wider than 64 columns
+const TV: u32 = 256u;            // vec4 per staged tile: TS = TV / DV candidates
 const NEG_BIG: f32 = -3.0e38;
 
 @group(0) @binding(0) var<storage, read> hat: array<vec4<f32>>;
@@ -40,7 +41,7 @@ const NEG_BIG: f32 = -3.0e38;
 @group(0) @binding(5) var<uniform> params: Params;
 
 var<workgroup> sHeld: array<vec4<f32>, 512>;  // [WG·RH anchors][DV]
-var<workgroup> sTile: array<vec4<f32>, 256>;  // [TS candidates][DV]
+var<workgroup> sTile: array<vec4<f32>, TV>;   // [TS candidates][DV]
 var<workgroup> sSt: array<vec2<f32>, 128>;    // [WG·RH anchors] (μ, S)
 
 // c + x·y, accumulated component by component.
@@ -118,6 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let rv = params.dp / 4u;  // = DV
   let c0 = 2u * B * rv;
+  let TS = TV / DV;
 
   // Anchors → workgroup memory (rows clamped to B − 1) → registers.
   for (var e = lid; e < nHW * DV; e = e + WG) { sHeld[e] = hat[min(w0 + e / DV, B - 1u) * rv + e % DV]; }
@@ -131,7 +133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = 0u; e < nCopy; e = e + 1u) {
     let r = e / DV;
     let q = e % DV;
-    h[r * 8u + q] = sHeld[(lid + WG * r) * DV + q];
+    h[r * DV + q] = sHeld[(lid + WG * r) * DV + q];
   }
   var st: array<vec2<f32>, 16>;  // (μ, S) per anchor
   for (var r = 0u; r < RH; r = r + 1u) { st[r] = vec2<f32>(NEG_BIG, 0.0); }
@@ -146,7 +148,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var r = 0u; r < RH; r = r + 1u) { l[r] = 0.0; }
       for (var q = 0u; q < DV; q = q + 1u) {
         let cv = sTile[s * DV + q];
-        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * 8u + q], cv, l[r]); }
+        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * DV + q], cv, l[r]); }
       }
       for (var r = 0u; r < RH; r = r + 1u) { st[r] = lse_push(st[r], l[r] * t); }
     }

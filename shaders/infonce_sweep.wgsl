@@ -9,13 +9,13 @@
 // mode 1 (held = candidates m, streamed = anchors b):  ĝ_m = g·Σ_b π_bm â_b
 // then through ñ (v̂ = v/ν):  out[row] (+)= (ĝ − v̂(v̂·ĝ))/ν.
 //
-// Layout (d ≤ 32: dp = 32, rv = DV = 8 vec4 per row, CHUNKED = false; see `infonce_fwd.wgsl`): each
+// Layout (d ≤ 64: dp = 4·DV, rv = DV = 8 or 16 vec4 per row, CHUNKED = false; see `infonce_fwd.wgsl`): each
 // invocation holds RH rows (w0 + lid + WG·r, r < RH) and their accumulators Σ π·streamed in registers; the
-// streamed rows are staged TS at a time in workgroup memory and each streamed vec4 read feeds the logits and
-// the accumulators of RH rows. Each tile's share is summed on its own and then added (blocked summation:
-// long sums round like the earlier tiled kernel's). The accumulators then go through workgroup memory (the
+// streamed rows are staged TS = 256 / DV at a time in workgroup memory and each streamed vec4 read feeds the
+// logits and the accumulators of RH rows. Each tile's share is summed on its own and then added (blocked
+// summation: long sums round like the earlier tiled kernel's). The accumulators then go through workgroup memory (the
 // held-row staging) to a row-per-invocation epilogue.
-// d > 32 (CHUNKED = true): one held row per invocation, rows read from storage in rolled loops; one sweep per
+// d > 64 (CHUNKED = true): one held row per invocation, rows read from storage in rolled loops; one sweep per
 // output chunk of cw = 8 vec4 (the logits are recomputed over the whole row); each output chunk is written as
 // base + ĝ/ν and, once v̂·ĝ is complete, corrected by − v̂(v̂·ĝ)/ν (the same sum, in another order).
 //
@@ -23,10 +23,11 @@
 // beta = 1 adds into out. Dispatch: grid1d(ceil(held rows / (WG·RH))) workgroups of WG threads.
 
 override WG: u32 = 64u;
-override RH: u32 = 1u;           // held rows per invocation (≤ 16, WG·RH ≤ 64)
-override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, ≤ 8); vec4 per output chunk when CHUNKED
-override CHUNKED: bool = false;  // rows wider than 32 columns
-const TS: u32 = 32u;             // streamed rows per staged tile
+override RH: u32 = 1u;           // held rows per invocation (RH ≤ 16, RH·DV ≤ 128, WG·RH·DV ≤ 512)
+override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, 8 or 16); vec4 per output chunk when CHUNKED
+override CHUNKED: bool = false;  // rows wider than 64 columns
+const TV: u32 = 256u;            // vec4 per staged tile: TS = TV / DV streamed rows
+const TS_MAX: u32 = 32u;         // TS for DV = 8
 
 @group(0) @binding(0) var<storage, read> hat: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> nu: array<f32>;
@@ -35,8 +36,8 @@ const TS: u32 = 32u;             // streamed rows per staged tile
 @group(0) @binding(4) var<uniform> params: Params;
 
 var<workgroup> sHeld: array<vec4<f32>, 512>;  // [WG·RH held rows][DV]; later their ĝ
-var<workgroup> sTile: array<vec4<f32>, 256>;  // [TS streamed rows][DV]
-var<workgroup> sLse: array<f32, TS>;          // mode 1: lse of the streamed anchors
+var<workgroup> sTile: array<vec4<f32>, TV>;   // [TS streamed rows][DV]
+var<workgroup> sLse: array<f32, TS_MAX>;      // mode 1: lse of the streamed anchors
 
 // c + x·y, accumulated component by component.
 fn dot_acc(x: vec4<f32>, y: vec4<f32>, c: f32) -> f32 {
@@ -135,6 +136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let rv = params.dp / 4u;  // = DV
   let hv0 = ro.heldRow0 * rv;
   let sv0 = ro.streamRow0 * rv;
+  let TS = TV / DV;
 
   // Held rows → workgroup memory (rows clamped to nHeld − 1) → registers.
   for (var e = lid; e < nHW * DV; e = e + WG) { sHeld[e] = hat[hv0 + min(w0 + e / DV, ro.nHeld - 1u) * rv + e % DV]; }
@@ -150,8 +152,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = 0u; e < nCopy; e = e + 1u) {
     let r = e / DV;
     let q = e % DV;
-    h[r * 8u + q] = sHeld[(lid + WG * r) * DV + q];
-    acc[r * 8u + q] = vec4<f32>(0.0);
+    h[r * DV + q] = sHeld[(lid + WG * r) * DV + q];
+    acc[r * DV + q] = vec4<f32>(0.0);
   }
   for (var r = 0u; r < RH; r = r + 1u) {
     lseHeld[r] = 0.0;
@@ -169,15 +171,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // This tile's share, summed on its own and then added (blocked summation).
     var tacc: array<vec4<f32>, 128>;
     for (var r = 0u; r < RH; r = r + 1u) {
-      for (var q = 0u; q < DV; q = q + 1u) { tacc[r * 8u + q] = vec4<f32>(0.0); }
+      for (var q = 0u; q < DV; q = q + 1u) { tacc[r * DV + q] = vec4<f32>(0.0); }
     }
     for (var s = 0u; s < nT; s = s + 1u) {
       var l: array<f32, 16>;
-      var cv: array<vec4<f32>, 8>;
+      var cv: array<vec4<f32>, 16>;
       for (var r = 0u; r < RH; r = r + 1u) { l[r] = 0.0; }
       for (var q = 0u; q < DV; q = q + 1u) {
         cv[q] = sTile[s * DV + q];
-        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * 8u + q], cv[q], l[r]); }
+        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * DV + q], cv[q], l[r]); }
       }
       var sub = 0.0;
       if (!modeA) { sub = sLse[s]; }
@@ -188,11 +190,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         p[r] = exp(l[r] * t - u);
       }
       for (var q = 0u; q < DV; q = q + 1u) {
-        for (var r = 0u; r < RH; r = r + 1u) { tacc[r * 8u + q] = fma(vec4<f32>(p[r]), cv[q], tacc[r * 8u + q]); }
+        for (var r = 0u; r < RH; r = r + 1u) { tacc[r * DV + q] = fma(vec4<f32>(p[r]), cv[q], tacc[r * DV + q]); }
       }
     }
     for (var r = 0u; r < RH; r = r + 1u) {
-      for (var q = 0u; q < DV; q = q + 1u) { acc[r * 8u + q] = acc[r * 8u + q] + tacc[r * 8u + q]; }
+      for (var q = 0u; q < DV; q = q + 1u) { acc[r * DV + q] = acc[r * DV + q] + tacc[r * DV + q]; }
     }
   }
 
@@ -201,7 +203,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = 0u; e < nCopy; e = e + 1u) {
     let r = e / DV;
     let q = e % DV;
-    sHeld[(lid + WG * r) * DV + q] = acc[r * 8u + q];
+    sHeld[(lid + WG * r) * DV + q] = acc[r * DV + q];
   }
   workgroupBarrier();
   for (var hl = lid; hl < nHW; hl = hl + WG) {

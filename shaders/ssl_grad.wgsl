@@ -13,12 +13,13 @@
 //   Out_a (+)= (G_a − Â_a (Â_a·G_a)) / ‖v_a‖   if ‖v_a‖ > 1e-12,   G_a / 1e-12 otherwise.
 //
 // Inputs: x̂, ŷ from ssl_norm (row stride dp = 4·rv floats, zero-padded).
-// Layout (d ≤ 32: dp = 32, rv = DV = 8 vec4 per row, CHUNKED = false; see ssl_rows.wgsl): each invocation holds
-// RH owner rows (a0 + lid + WG·r, r < RH) and their accumulators Σ_b p_ab·B_b in registers; the rows of B are
-// staged TS at a time in workgroup memory (with their stats in pass 3) and each vec4 of B read feeds the logits
-// and the accumulators of RH rows. Each tile's share is summed on its own and then added (blocked summation).
+// Layout (d ≤ 64: dp = 4·DV, rv = DV = 8 or 16 vec4 per row, CHUNKED = false; see ssl_rows.wgsl): each
+// invocation holds RH owner rows (a0 + lid + WG·r, r < RH) and their accumulators Σ_b p_ab·B_b in registers;
+// the rows of B are staged TS = 256 / DV at a time in workgroup memory (with their stats in pass 3) and each vec4
+// of B read feeds the logits and the accumulators of RH rows. Each tile's share is summed on its own and then
+// added (blocked summation).
 // The accumulators then go through workgroup memory (the owner-row staging) to a row-per-invocation epilogue.
-// d > 32 (CHUNKED = true): one owner row per invocation, rows read from storage in rolled loops; one sweep per
+// d > 64 (CHUNKED = true): one owner row per invocation, rows read from storage in rolled loops; one sweep per
 // output chunk of cw = 8 vec4 (the logits are recomputed over the whole row); each output chunk is written as
 // base + G·inv and, once Â·G is complete, corrected by − Â(Â·G)·inv (the same sum, in another order).
 //
@@ -27,10 +28,11 @@
 // Dispatch: grid1d(ceil(n / (WG·RH))) workgroups of WG threads (RH = 1 when CHUNKED).
 
 override WG: u32 = 64u;
-override RH: u32 = 1u;           // owner rows per invocation (≤ 16, WG·RH ≤ 64)
-override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, ≤ 8); vec4 per output chunk when CHUNKED
-override CHUNKED: bool = false;  // rows wider than 32 columns
-const TS: u32 = 32u;             // rows of B per staged tile
+override RH: u32 = 1u;           // owner rows per invocation (RH ≤ 16, RH·DV ≤ 128, WG·RH·DV ≤ 512)
+override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, 8 or 16); vec4 per output chunk when CHUNKED
+override CHUNKED: bool = false;  // rows wider than 64 columns
+const TV: u32 = 256u;            // vec4 per staged tile: TS = TV / DV rows of B
+const TS_MAX: u32 = 32u;         // TS for DV = 8
 
 @group(0) @binding(0) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;
@@ -40,9 +42,9 @@ const TS: u32 = 32u;             // rows of B per staged tile
 @group(0) @binding(5) var<uniform> params: Params;
 
 var<workgroup> sHeld: array<vec4<f32>, 512>;  // [WG·RH owner rows][DV]; later their Σ p·B
-var<workgroup> sTile: array<vec4<f32>, 256>;  // [TS rows of B][DV]
-var<workgroup> sM: array<f32, TS>;            // pass 3: m_b of the staged rows
-var<workgroup> sW: array<f32, TS>;            // pass 3: w_b
+var<workgroup> sTile: array<vec4<f32>, TV>;   // [TS rows of B][DV]
+var<workgroup> sM: array<f32, TS_MAX>;        // pass 3: m_b of the staged rows
+var<workgroup> sW: array<f32, TS_MAX>;        // pass 3: w_b
 
 // c + x·y, accumulated component by component.
 fn dot_acc(x: vec4<f32>, y: vec4<f32>, c: f32) -> f32 {
@@ -132,6 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     return;
   }
   let rv = params.dp / 4u;  // = DV
+  let TS = TV / DV;
 
   // Owner rows → workgroup memory (clamped to n − 1) → registers.
   for (var e = lid; e < nHW * DV; e = e + WG) { sHeld[e] = A[min(a0 + e / DV, n - 1u) * rv + e % DV]; }
@@ -146,8 +149,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = 0u; e < nCopy; e = e + 1u) {
     let r = e / DV;
     let q = e % DV;
-    h[r * 8u + q] = sHeld[(lid + WG * r) * DV + q];
-    acc[r * 8u + q] = vec4<f32>(0.0);
+    h[r * DV + q] = sHeld[(lid + WG * r) * DV + q];
+    acc[r * DV + q] = vec4<f32>(0.0);
   }
   var mOwn: array<f32, 16>;  // pass 2: the owner rows' m and w
   var wOwn: array<f32, 16>;
@@ -171,15 +174,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // This tile's share, summed on its own and then added (blocked summation).
     var tacc: array<vec4<f32>, 128>;
     for (var r = 0u; r < RH; r = r + 1u) {
-      for (var q = 0u; q < DV; q = q + 1u) { tacc[r * 8u + q] = vec4<f32>(0.0); }
+      for (var q = 0u; q < DV; q = q + 1u) { tacc[r * DV + q] = vec4<f32>(0.0); }
     }
     for (var s = 0u; s < nT; s = s + 1u) {
       var l: array<f32, 16>;
-      var bv: array<vec4<f32>, 8>;
+      var bv: array<vec4<f32>, 16>;
       for (var r = 0u; r < RH; r = r + 1u) { l[r] = 0.0; }
       for (var q = 0u; q < DV; q = q + 1u) {
         bv[q] = sTile[s * DV + q];
-        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * 8u + q], bv[q], l[r]); }
+        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * DV + q], bv[q], l[r]); }
       }
       var mB = 0.0;
       var wB = 0.0;
@@ -198,11 +201,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         p[r] = w * exp(l[r] * inv_tau - m);
       }
       for (var q = 0u; q < DV; q = q + 1u) {
-        for (var r = 0u; r < RH; r = r + 1u) { tacc[r * 8u + q] = fma(vec4<f32>(p[r]), bv[q], tacc[r * 8u + q]); }
+        for (var r = 0u; r < RH; r = r + 1u) { tacc[r * DV + q] = fma(vec4<f32>(p[r]), bv[q], tacc[r * DV + q]); }
       }
     }
     for (var r = 0u; r < RH; r = r + 1u) {
-      for (var q = 0u; q < DV; q = q + 1u) { acc[r * 8u + q] = acc[r * 8u + q] + tacc[r * 8u + q]; }
+      for (var q = 0u; q < DV; q = q + 1u) { acc[r * DV + q] = acc[r * DV + q] + tacc[r * DV + q]; }
     }
   }
 
@@ -211,7 +214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = 0u; e < nCopy; e = e + 1u) {
     let r = e / DV;
     let q = e % DV;
-    sHeld[(lid + WG * r) * DV + q] = acc[r * 8u + q];
+    sHeld[(lid + WG * r) * DV + q] = acc[r * DV + q];
   }
   workgroupBarrier();
   for (var hl = lid; hl < nHW; hl = hl + WG) {

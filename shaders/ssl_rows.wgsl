@@ -9,23 +9,23 @@
 // which is the exact limit.
 //
 // Inputs: x̂ and ŷ from ssl_norm, row stride dp = 4·rv floats (zero-padded).
-// Layout (d ≤ 32: dp = 32, rv = DV = 8 vec4 per row, CHUNKED = false): each invocation holds RH rows of x̂
-// (a0 + lid + WG·r, r < RH) in registers with a running (max, shifted sum) each; the rows of ŷ are staged TS at
-// a time in workgroup memory and every invocation walks them in the same order, so each vec4 of ŷ read feeds
-// RH dot products. On CPU Vulkan (lavapipe: invocations are the lanes of a SIMD group and every storage or
-// workgroup read is a per-lane load) this ratio, not the FLOP count, sets the speed: the host uses WG = 8,
-// RH = 8 there, and WG = 64, RH = 1 (the usual tiled layout) on GPUs.
-// d > 32 (CHUNKED = true): one row per invocation, both rows read from storage in a rolled loop.
+// Layout (d ≤ 64: dp = 4·DV, rv = DV = 8 or 16 vec4 per row, CHUNKED = false): each invocation holds RH rows
+// of x̂ (a0 + lid + WG·r, r < RH) in registers with a running (max, shifted sum) each; the rows of ŷ are staged
+// TS = 256 / DV at a time in workgroup memory and every invocation walks them in the same order, so each vec4 of
+// ŷ read feeds RH dot products. On CPU Vulkan (lavapipe: invocations are the lanes of a SIMD group and every
+// storage or workgroup read is a per-lane load) this ratio, not the FLOP count, sets the speed: the host uses
+// WG = 8, RH = 64 / DV there, and RH = 1, WG = 512 / DV (the usual tiled layout) on GPUs.
+// d > 64 (CHUNKED = true): one row per invocation, both rows read from storage in a rolled loop.
 // Rows past n are computed on row n − 1 and not written.
 //
 // Bindings: 0 A = x̂ (vec4 view, n×dp), 1 B = ŷ (vec4 view, n×dp), 2 stats (f32, n×4, written), 3 params.
 // Dispatch: grid1d(ceil(n / (WG·RH))) workgroups of WG threads (RH = 1 when CHUNKED).
 
 override WG: u32 = 64u;
-override RH: u32 = 1u;           // rows per invocation (≤ 16, WG·RH ≤ 64)
-override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, ≤ 8)
-override CHUNKED: bool = false;  // rows wider than 32 columns
-const TS: u32 = 32u;             // rows of ŷ per staged tile
+override RH: u32 = 1u;           // rows per invocation (RH ≤ 16, RH·DV ≤ 128, WG·RH·DV ≤ 512)
+override DV: u32 = 8u;           // vec4 per row when not CHUNKED (= rv, 8 or 16)
+override CHUNKED: bool = false;  // rows wider than 64 columns
+const TV: u32 = 256u;            // vec4 per staged tile: TS = TV / DV rows of ŷ
 // Start value of running maxima: finite, so that exp(m_old − m_new) never sees inf − inf.
 const NEG_BIG: f32 = -3.0e38;
 
@@ -35,7 +35,7 @@ const NEG_BIG: f32 = -3.0e38;
 @group(0) @binding(3) var<uniform> params: Params;
 
 var<workgroup> sHeld: array<vec4<f32>, 512>;  // [WG·RH rows of x̂][DV]
-var<workgroup> sTile: array<vec4<f32>, 256>;  // [TS rows of ŷ][DV]
+var<workgroup> sTile: array<vec4<f32>, TV>;   // [TS rows of ŷ][DV]
 var<workgroup> sSt: array<vec2<f32>, 128>;    // [WG·RH rows] (m, S')
 
 // c + x·y, accumulated component by component.
@@ -95,6 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     return;
   }
   let rv = params.dp / 4u;  // = DV
+  let TS = TV / DV;
 
   // Rows of x̂ → workgroup memory (clamped to n − 1) → registers.
   for (var e = lid; e < nHW * DV; e = e + WG) { sHeld[e] = A[min(a0 + e / DV, n - 1u) * rv + e % DV]; }
@@ -108,7 +109,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = 0u; e < nCopy; e = e + 1u) {
     let r = e / DV;
     let q = e % DV;
-    h[r * 8u + q] = sHeld[(lid + WG * r) * DV + q];
+    h[r * DV + q] = sHeld[(lid + WG * r) * DV + q];
   }
   var st: array<vec2<f32>, 16>;  // (m, S') per row
   for (var r = 0u; r < RH; r = r + 1u) { st[r] = vec2<f32>(NEG_BIG, 0.0); }
@@ -123,7 +124,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var r = 0u; r < RH; r = r + 1u) { l[r] = 0.0; }
       for (var q = 0u; q < DV; q = q + 1u) {
         let bv = sTile[s * DV + q];
-        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * 8u + q], bv, l[r]); }
+        for (var r = 0u; r < RH; r = r + 1u) { l[r] = dot_acc(h[r * DV + q], bv, l[r]); }
       }
       for (var r = 0u; r < RH; r = r + 1u) { st[r] = lse_push(st[r], l[r] * inv_tau); }
     }

@@ -221,17 +221,20 @@ const MAX_WIDTH = 1024;
 
 /**
  * Tiling of `infonce_fwd.wgsl` / `infonce_sweep.wgsl` for row width d. The normalised rows are stored with
- * stride dp = 32·ceil(d/32) floats (zero padded). d ≤ 32: the 8 vec4 of a row are held in registers, RH rows
- * per invocation, against candidate tiles staged in workgroup memory; d > 32: one row per invocation, read
- * from storage (CHUNKED). So there are two pipelines per kernel, whatever d is.
+ * stride dp = 32·ceil(d/32) floats (zero padded). d ≤ 64: the DV = dp/4 vec4 (8 or 16) of a row are held in
+ * registers, RH rows per invocation, against candidate tiles staged in workgroup memory (the kernels' arrays
+ * bound RH·DV ≤ 128 and WG·RH·DV ≤ 512 vec4, 8 KiB of held rows); d > 64: one row per invocation, read from
+ * storage (CHUNKED). So there are three pipelines per kernel, whatever d is.
  * On CPU Vulkan (lavapipe: invocations are the lanes of one SIMD group and every storage or workgroup read is
- * a per-lane load) one SIMD group of WG = 8 invocations holds RH = 8 rows each, so each streamed value read
- * feeds 8 products; on GPUs the usual WG = 64, RH = 1.
+ * a per-lane load) one SIMD group of WG = 8 invocations holds RH = 64/DV rows each, so each streamed value
+ * read feeds 8 (d ≤ 32) or 4 (d ≤ 64) products; on GPUs the usual RH = 1, with WG = 512/DV.
  */
 function infoNceTile(g: WebGpuBackend, d: number): { dp: number; consts: { WG: number; RH: number; DV: number; CHUNKED: number } } {
   const cpu = g.ctx.adapter.isSoftware;
   const dp = 32 * Math.ceil(d / 32);
-  return { dp, consts: { WG: cpu ? 8 : 64, RH: cpu && d <= 32 ? 8 : 1, DV: 8, CHUNKED: d > 32 ? 1 : 0 } };
+  if (d > 64) return { dp, consts: { WG: cpu ? 8 : 64, RH: 1, DV: 8, CHUNKED: 1 } };
+  const DV = dp / 4;
+  return { dp, consts: { WG: cpu ? 8 : 512 / DV, RH: cpu ? 64 / DV : 1, DV, CHUNKED: 0 } };
 }
 
 /**

@@ -31,7 +31,8 @@ async function readF(be: Backend, t: Tensor): Promise<Float64Array> {
 
 /**
  * A backend on a device of its own that describes its adapter as a hardware GPU, so the ops pick the tiling
- * they use on GPUs (64 invocations per workgroup, one row each) on this machine's software adapter too.
+ * they use on GPUs (one row per invocation, 64 per workgroup; 32 for 32 < d ≤ 64) on this machine's software
+ * adapter too.
  * `done()` destroys it and the device.
  */
 async function hardwareTiled(): Promise<{ be: WebGpuBackend; done: () => void }> {
@@ -185,7 +186,10 @@ describe('infoNce', () => {
     { B: 1, M: 1, d: 5, tau: 0.2 },
     { B: 37, M: 53, d: 32, tau: 0.2 },
     { B: 19, M: 301, d: 33, tau: 0.2 },
+    { B: 21, M: 45, d: 48, tau: 0.2 },
+    { B: 31, M: 67, d: 64, tau: 0.2 },
     { B: 64, M: 1, d: 32, tau: 0.2 },
+    { B: 23, M: 59, d: 64, tau: 0.01 },
     { B: 33, M: 70, d: 128, tau: 0.5 },
     { B: 29, M: 97, d: 32, tau: 0.01 }, // logits up to ±100: a naive exp overflows f32
   ]) {
@@ -298,11 +302,14 @@ describe('infoNce', () => {
     expectClose(x.gC, y.gC, NCE_TOL, 'gC');
   });
 
-  // The GPU kernels hold 8 rows per invocation and 64 per workgroup on software adapters and stage the
-  // candidates 32 at a time: several workgroups, a last partial workgroup and partial tiles in both sweeps.
+  // On software adapters the GPU kernels hold 8 rows per invocation and 64 per workgroup for d ≤ 32 (4 and 32
+  // for d ≤ 64) and stage the candidates 32 (16) at a time: several workgroups, a last partial workgroup and
+  // partial tiles in both sweeps.
   for (const c of [
     { B: 150, M: 130, d: 32, tau: 0.2 },
-    { B: 70, M: 45, d: 40, tau: 0.5 }, // d > 32: the chunked kernels
+    { B: 101, M: 83, d: 64, tau: 0.2 },
+    { B: 70, M: 45, d: 40, tau: 0.5 },
+    { B: 45, M: 37, d: 80, tau: 0.5 }, // d > 64: the chunked kernels
   ]) {
     it(`matches the CPU twin over several workgroups and partial tiles: B=${c.B}, M=${c.M}, d=${c.d}`, async () => {
       const r = rng(c.B * 7 + c.M);
@@ -322,7 +329,9 @@ describe('infoNce', () => {
       for (const c of [
         { B: 150, M: 130, d: 32, tau: 0.2 },
         { B: 29, M: 97, d: 32, tau: 0.01 },
-        { B: 70, M: 45, d: 40, tau: 0.5 },
+        { B: 101, M: 83, d: 64, tau: 0.2 },
+        { B: 19, M: 301, d: 33, tau: 0.2 },
+        { B: 45, M: 37, d: 80, tau: 0.5 },
       ]) {
         const r = rng(c.B * 11 + c.M);
         const inputs = { a: rowsWithRepeats(r, c.B, c.d), p: rowsWithRepeats(r, c.B, c.d), cand: rowsWithRepeats(r, c.M, c.d), g0: [randArray(r, c.B * c.d), randArray(r, c.B * c.d), randArray(r, c.M * c.d)] };

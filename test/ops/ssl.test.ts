@@ -64,6 +64,9 @@ describe('sslContrastive (all-pairs contrastive, tiled)', () => {
     [300, 32, 1, false],
     [1031, 32, 1, true],
     [1031, 5, 0.2, false],
+    [71, 33, 0.2, true], // 32 < d ≤ 64: 16 vec4 per row held, tiles of 16 rows
+    [101, 48, 1, false],
+    [131, 64, 0.2, true],
     [70, 130, 0.2, true], // d > 64: several output-column chunks, d not a multiple of 16
   ];
   for (const [n, d, tau, accumulate] of cases) {
@@ -123,7 +126,7 @@ describe('sslContrastive (all-pairs contrastive, tiled)', () => {
 
   it('the tiling used on hardware GPUs (one row per invocation) matches the CPU twin too', async () => {
     // A backend on a device of its own that describes its adapter as a hardware GPU, so the op picks the GPU
-    // tiling (64 invocations per workgroup, one row each) on this machine's software adapter too.
+    // tiling (one row per invocation, 64 per workgroup; 32 for 32 < d ≤ 64) on this machine's software adapter too.
     const owner = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
     const info = { vendor: 'test', architecture: 'discrete', device: 'hardware-like', description: '' } as unknown as GPUAdapterInfo;
     const be = new WebGpuBackend(GpuContext.fromDevice(owner.device, info));
@@ -133,6 +136,8 @@ describe('sslContrastive (all-pairs contrastive, tiled)', () => {
         [300, 32, 0.2, true],
         [97, 8, 0.01, false],
         [70, 40, 0.5, false],
+        [101, 64, 0.2, true],
+        [45, 80, 0.5, false],
       ] as const) {
         const r = rng(n * 17 + d);
         const { x, y } = inputs(r, n, d);
