@@ -590,7 +590,17 @@ const totalSeconds = (now() - t0) / 1000;
 // ------------------------------------------------------------------------------------------------
 // Report
 
-const NAMES: Record<ModelKind, string> = { lightgcn: 'LightGCN', rlmrec: 'RLMRec-Con', irllrec: 'IRLLRec' };
+const NAMES: Record<ModelKind, string> = {
+  lightgcn: 'LightGCN',
+  rlmrec: 'RLMRec-Con',
+  irllrec: 'IRLLRec',
+  sgl: 'SGL',
+  sgl_plus: 'SGL + RLMRec-Con',
+  sgl_int: 'SGL + IRLLRec',
+  simgcl: 'SimGCL',
+  simgcl_plus: 'SimGCL + RLMRec-Con',
+  simgcl_int: 'SimGCL + IRLLRec',
+};
 const headers = [
   'dataset',
   'model',

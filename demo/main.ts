@@ -170,8 +170,28 @@ const state = {
   recoveries: 0,
 };
 
-const KIND_LABEL: Record<ModelKind, string> = { irllrec: 'IRLLRec', lightgcn: 'LightGCN', rlmrec: 'RLMRec-Con' };
-const KIND_COLOR: Record<ModelKind, string> = { irllrec: '#2563eb', lightgcn: '#ea580c', rlmrec: '#7c3aed' };
+const KIND_LABEL: Record<ModelKind, string> = {
+  irllrec: 'IRLLRec',
+  lightgcn: 'LightGCN',
+  rlmrec: 'RLMRec-Con',
+  sgl: 'SGL',
+  sgl_plus: 'SGL + RLMRec-Con',
+  sgl_int: 'SGL + IRLLRec',
+  simgcl: 'SimGCL',
+  simgcl_plus: 'SimGCL + RLMRec-Con',
+  simgcl_int: 'SimGCL + IRLLRec',
+};
+const KIND_COLOR: Record<ModelKind, string> = {
+  irllrec: '#2563eb',
+  lightgcn: '#ea580c',
+  rlmrec: '#7c3aed',
+  sgl: '#b45309',
+  sgl_plus: '#9333ea',
+  sgl_int: '#0891b2',
+  simgcl: '#dc2626',
+  simgcl_plus: '#c026d3',
+  simgcl_int: '#059669',
+};
 const TERM_COLOR: Record<string, string> = {
   total: '#111827',
   bpr: '#2563eb',

@@ -12,7 +12,7 @@
  */
 import type { Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
-import { MAX_TEXT_DIM, type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
+import { MAX_TEXT_DIM, type ModelConfig, type ModelKind, modelConfig, storedConfig, validateConfig } from '../models/config.js';
 import type { RecModel } from '../models/model.js';
 import { VERSION } from '../version.js';
 import { type SafeTensor, float32Tensor, readSafetensors, tensorToFloat32, writeSafetensors } from './safetensors.js';
@@ -198,7 +198,7 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file', opts: {
   const d = ue.shape[1];
   let config: ModelConfig;
   if (native && metadata.config) {
-    config = parseJson<ModelConfig>(metadata.config, 'config', source);
+    config = storedConfig(parseJson<unknown>(metadata.config, 'config', source));
     try {
       validateConfig(config);
     } catch (e) {
