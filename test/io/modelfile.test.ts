@@ -158,6 +158,17 @@ describe('PyTorch pickles are recognised and refused, never unpickled', () => {
     });
   }
 
+  it('a safetensors file whose header is 640, 896, 1152 or 1408 bytes (first bytes 0x80 0x02…0x05, as a pickle) is read', () => {
+    for (const length of [0x0280, 0x0380, 0x0480, 0x0580]) {
+      // Pad a metadata string until the header (JSON padded to 8 bytes) is exactly `length` bytes.
+      let pad = 0;
+      let bytes = writeSafetensors({ x: float32Tensor(Float32Array.of(1, 2), [2]) }, { pad: '' });
+      while (new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) < length) bytes = writeSafetensors({ x: float32Tensor(Float32Array.of(1, 2), [2]) }, { pad: 'p'.repeat(++pad) });
+      expect(Array.from(bytes.subarray(0, 2))).toEqual([0x80, length >> 8]);
+      expect(Array.from(readSafetensors(bytes, 'f').tensors.get('x')!.shape)).toEqual([2]);
+    }
+  });
+
   it('Recommender.load, and other zip files (an .npz) get their own message', async () => {
     await expect(Recommender.load(torchZip, { backend: cpu('f32') })).rejects.toThrow(/a PyTorch checkpoint/);
     expectFormatError(() => parseNpy(zipWith('item_profile.npy'), 'x.npz'), /x\.npz: a zip archive \(first entry 'item_profile\.npy'\).*an \.npz/);
