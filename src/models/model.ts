@@ -644,7 +644,7 @@ export class RecModel {
       else if (backbone === 'sgl') {
         this.graphBackward(E, [], null, gF!, null, temps);
         if (views && gViews) {
-          this.graphBackward(views[0].layers, [], views[0].values, gViews[0], null, temps);
+          if (cfg.clWeight > 0) this.graphBackward(views[0].layers, [], views[0].values, gViews[0], null, temps);
           this.graphBackward(views[1].layers, layers, views[1].values, gViews[1], gYbar, temps);
         }
       } else {
