@@ -1,8 +1,8 @@
 /**
- * Training benchmark: for each model (LightGCN, RLMRec-Con, IRLLRec) and dataset, seconds per step and per
+ * Training benchmark: for each model (the LightGCN ladder LightGCN, RLMRec-Con, IRLLRec, and SGL / SimGCL with their _plus and _int rungs) and dataset, seconds per step and per
  * epoch, peak GPU memory, and Recall@20 / NDCG@20 on test after a fixed budget.
  *
- *   node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec]
+ *   node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec,sgl_int,…]
  *        [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S,...]
  *        [--time-only rlmrec@amazon,irllrec@amazon | --time-only none] [--time-steps 2]
  *        [--cap-s 240] [--train-cap-s 420] [--batch-size 4096] [--seed 2023] [--data-root DIR (default: $IRLLREC_SHARED_DATA, else ../shared/data)] [--text-dim 1536]
@@ -84,7 +84,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   process.stdout.write(
-    'usage: node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec]\n' +
+    'usage: node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec,sgl_int,…]\n' +
       '       [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S] [--time-only model@dataset,...|none]\n' +
       '       [--time-steps K] [--cap-s SECONDS] [--train-cap-s SECONDS] [--batch-size B] [--seed S] [--data-root DIR] [--text-dim D]\n',
   );
