@@ -1,8 +1,8 @@
 /**
- * Training benchmark: for each model (LightGCN, RLMRec-Con, IRLLRec) and dataset, seconds per step and per
+ * Training benchmark: for each model (the LightGCN ladder LightGCN, RLMRec-Con, IRLLRec, and SGL / SimGCL with their _plus and _int rungs) and dataset, seconds per step and per
  * epoch, peak GPU memory, and Recall@20 / NDCG@20 on test after a fixed budget.
  *
- *   node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec]
+ *   node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec,sgl_int,…]
  *        [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S,...]
  *        [--time-only rlmrec@amazon,irllrec@amazon | --time-only none] [--time-steps 2]
  *        [--cap-s 240] [--train-cap-s 420] [--batch-size 4096] [--seed 2023] [--data-root DIR (default: $IRLLREC_SHARED_DATA, else ../shared/data)] [--text-dim 1536]
@@ -40,7 +40,7 @@ import { parseArgs } from 'node:util';
 import { buildGraph, userItemCsr } from '../src/data/graph.js';
 import { epochBatches, sampleNegatives } from '../src/data/sampler.js';
 import type { Dataset } from '../src/data/types.js';
-import { MODEL_KINDS, type ModelKind } from '../src/models/config.js';
+import { MODEL_KINDS, type ModelKind, modelParts } from '../src/models/config.js';
 import type { Batch } from '../src/models/model.js';
 import { createBackend, loadDatasetDir } from '../src/node/index.js';
 import type { WebGpuBackend } from '../src/ops/tensor.js';
@@ -88,7 +88,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   process.stdout.write(
-    'usage: node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec]\n' +
+    'usage: node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec,sgl_int,…]\n' +
       '       [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S] [--time-only model@dataset,...|none]\n' +
       '       [--time-steps K] [--cap-s SECONDS] [--train-cap-s SECONDS] [--batch-size B] [--seed S] [--data-root DIR] [--text-dim D]\n' +
       '       [--out DIR] [--quick]\n',
@@ -201,9 +201,8 @@ function batchOf(ds: Dataset, idx: Uint32Array, negatives: Uint32Array): Batch {
 
 /** Sum of the text widths a model kind uploads. */
 function textWidth(ds: Dataset, kind: ModelKind): number {
-  if (kind === 'lightgcn') return 0;
-  const profile = ds.text.userProfile?.cols ?? 0;
-  return kind === 'rlmrec' ? profile : profile + (ds.text.userIntent?.cols ?? 0);
+  const parts = modelParts(kind);
+  return (parts.profile ? (ds.text.userProfile?.cols ?? 0) : 0) + (parts.intents ? (ds.text.userIntent?.cols ?? 0) : 0);
 }
 
 async function loadData(spec: Pick<RunSpec, 'dataset' | 'dataRoot' | 'textDim' | 'seed' | 'text'>): Promise<{ ds: Dataset; text: string }> {
@@ -556,7 +555,7 @@ const t0 = now();
 for (const name of datasets) {
   const ds = await loadDatasetDir(join(dataRoot, name));
   const g = buildGraph(ds);
-  const needsText = name === 'amazon' ? (models.includes('irllrec') ? 'both' : models.includes('rlmrec') ? 'profile' : 'none') : 'none';
+  const needsText = name === 'amazon' ? (models.some((m) => modelParts(m).intents) ? 'both' : models.some((m) => modelParts(m).profile) ? 'profile' : 'none') : 'none';
   const text = name === 'amazon' ? (needsText === 'none' ? 'not needed' : `seeded N(0, 1/${textDim}) stand-ins, ${textDim}-d`) : ds.text.userProfile ? `real, ${ds.text.userProfile.cols}-d` : 'none';
   dsInfo[name] = { users: ds.numUsers, items: ds.numItems, n: g.n, train: ds.train.users.length, nnz: g.nnz, text };
   log(`${name}: ${ds.numUsers} users, ${ds.numItems} items, ${ds.train.users.length} training pairs, ${g.nnz} directed edges; text ${text}`);
@@ -587,7 +586,7 @@ for (const name of datasets) {
     if (run.result) r = run.result;
     else if (run.capped) {
       const n = g.n;
-      const tw = kind === 'lightgcn' ? 0 : kind === 'rlmrec' ? textDim : 2 * textDim;
+      const tw = (modelParts(kind).profile ? textDim : 0) + (modelParts(kind).intents ? textDim : 0);
       r = cappedResult(spec, run.partial, run.elapsed, cap, {
         stepsPerEpoch: Math.ceil(ds.train.users.length / batchSize),
         nSquaredBytes: n * n * 4,
@@ -608,7 +607,17 @@ const totalSeconds = (now() - t0) / 1000;
 // ------------------------------------------------------------------------------------------------
 // Report
 
-const NAMES: Record<ModelKind, string> = { lightgcn: 'LightGCN', rlmrec: 'RLMRec-Con', irllrec: 'IRLLRec' };
+const NAMES: Record<ModelKind, string> = {
+  lightgcn: 'LightGCN',
+  rlmrec: 'RLMRec-Con',
+  irllrec: 'IRLLRec',
+  sgl: 'SGL',
+  sgl_plus: 'SGL + RLMRec-Con',
+  sgl_int: 'SGL + IRLLRec',
+  simgcl: 'SimGCL',
+  simgcl_plus: 'SimGCL + RLMRec-Con',
+  simgcl_int: 'SimGCL + IRLLRec',
+};
 const headers = [
   'dataset',
   'model',

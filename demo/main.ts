@@ -5,7 +5,7 @@
  *
  * It uses only the public, browser-safe entry (`irllrec`), as an application would. URL parameters preset
  * the form (handy for links and the browser tests):
- *   model=irllrec|lightgcn|both  epochs=N  batch=N  lr=x  evalEvery=N  steps=N (stop after N steps per model)
+ *   model=irllrec|lightgcn|both (IRLLRec, the backbone alone, or both)  backbone=lightgcn|sgl|simgcl  epochs=N  batch=N  lr=x  evalEvery=N  steps=N (stop after N steps per model)
  *   seed=N  user=N  autostart=1 (train on load)  webgpu=off (hide navigator.gpu: shows the CPU fallback)
  *   backend=cpu (use the CPU twins on purpose: on a software adapter they are often faster than emulated WebGPU)
  *
@@ -84,6 +84,8 @@ const ui = {
   dirInput: byId<HTMLInputElement>('dir-input'),
   modelIrllrec: byId<HTMLInputElement>('model-irllrec'),
   modelLightgcn: byId<HTMLInputElement>('model-lightgcn'),
+  backbone: byId<HTMLSelectElement>('backbone'),
+  baselineName: byId('baseline-name'),
   epochs: byId<HTMLInputElement>('epochs'),
   batchSize: byId<HTMLInputElement>('batch-size'),
   lr: byId<HTMLInputElement>('lr'),
@@ -170,8 +172,28 @@ const state = {
   recoveries: 0,
 };
 
-const KIND_LABEL: Record<ModelKind, string> = { irllrec: 'IRLLRec', lightgcn: 'LightGCN', rlmrec: 'RLMRec-Con' };
-const KIND_COLOR: Record<ModelKind, string> = { irllrec: '#2563eb', lightgcn: '#ea580c', rlmrec: '#7c3aed' };
+const KIND_LABEL: Record<ModelKind, string> = {
+  irllrec: 'IRLLRec',
+  lightgcn: 'LightGCN',
+  rlmrec: 'RLMRec-Con',
+  sgl: 'SGL',
+  sgl_plus: 'SGL + RLMRec-Con',
+  sgl_int: 'SGL + IRLLRec',
+  simgcl: 'SimGCL',
+  simgcl_plus: 'SimGCL + RLMRec-Con',
+  simgcl_int: 'SimGCL + IRLLRec',
+};
+const KIND_COLOR: Record<ModelKind, string> = {
+  irllrec: '#2563eb',
+  lightgcn: '#ea580c',
+  rlmrec: '#7c3aed',
+  sgl: '#b45309',
+  sgl_plus: '#9333ea',
+  sgl_int: '#0891b2',
+  simgcl: '#dc2626',
+  simgcl_plus: '#c026d3',
+  simgcl_int: '#059669',
+};
 const TERM_COLOR: Record<string, string> = {
   total: '#111827',
   bpr: '#2563eb',
@@ -180,6 +202,7 @@ const TERM_COLOR: Record<string, string> = {
   kd_int: '#d97706',
   ssl: '#db2777',
   itm: '#7c3aed',
+  cl: '#0d9488',
 };
 
 const params = new URLSearchParams(location.search);
@@ -593,11 +616,19 @@ function setTraining(on: boolean): void {
   updateDownload();
 }
 
+/** The two models the form trains on the chosen backbone: the backbone alone and IRLLRec on it. */
+function backboneKinds(): { plain: ModelKind; withIntents: ModelKind } {
+  const b = ui.backbone.value;
+  if (b === 'sgl' || b === 'simgcl') return { plain: b, withIntents: `${b}_int` };
+  return { plain: 'lightgcn', withIntents: 'irllrec' };
+}
+
 async function trainSelected(): Promise<void> {
   if (state.training || !state.data || !state.be) return;
   const kinds: ModelKind[] = [];
-  if (ui.modelLightgcn.checked) kinds.push('lightgcn');
-  if (ui.modelIrllrec.checked) kinds.push('irllrec');
+  const { plain, withIntents } = backboneKinds();
+  if (ui.modelLightgcn.checked) kinds.push(plain);
+  if (ui.modelIrllrec.checked) kinds.push(withIntents);
   if (kinds.length === 0) throw new IrllrecError('range', 'choose at least one model to train');
   const opts = readForm();
   const abort = new AbortController();
@@ -998,6 +1029,9 @@ function guard(fn: () => Promise<void> | void): () => void {
   };
 }
 
+ui.backbone.addEventListener('change', () => {
+  ui.baselineName.textContent = KIND_LABEL[backboneKinds().plain];
+});
 ui.form.addEventListener('submit', (ev) => {
   ev.preventDefault();
   guard(trainSelected)();
@@ -1071,6 +1105,9 @@ function applyParams(): void {
     const v = params.get(name);
     if (v !== null && v !== '') input.value = v;
   };
+  const backbone = params.get('backbone');
+  if (backbone === 'lightgcn' || backbone === 'sgl' || backbone === 'simgcl') ui.backbone.value = backbone;
+  ui.baselineName.textContent = KIND_LABEL[backboneKinds().plain];
   const model = params.get('model');
   if (model) {
     ui.modelIrllrec.checked = model === 'irllrec' || model === 'both';

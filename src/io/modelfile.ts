@@ -12,7 +12,7 @@
  */
 import type { Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
-import { MAX_TEXT_DIM, type ModelConfig, type ModelKind, modelConfig, validateConfig } from '../models/config.js';
+import { MAX_TEXT_DIM, MODEL_NAMES, type ModelConfig, type ModelKind, canonicalKind, modelConfig, modelParts, storedConfig, validateConfig } from '../models/config.js';
 import type { RecModel } from '../models/model.js';
 import { VERSION } from '../version.js';
 import { type SafeTensor, float32Tensor, readSafetensors, tensorToFloat32, writeSafetensors } from './safetensors.js';
@@ -171,14 +171,31 @@ function parseJson<T>(text: string, what: string, source: string): T {
   }
 }
 
+/** `name` as the kind of a file holding tensors `names`: its towers must be the ones the kind has. */
+function checkedKind(name: string, names: Set<string>, source: string): ModelKind {
+  const kind = canonicalKind(name);
+  if (!kind) throw new IrllrecError('range', `${source}: unknown model kind '${name}' (expected one of ${MODEL_NAMES.join(', ')})`);
+  const parts = modelParts(kind);
+  const inferred = modelParts(inferKind(names));
+  if (parts.profile !== inferred.profile || parts.intents !== inferred.intents) {
+    throw new IrllrecError('format', `${source}: a ${kind} model ${parts.profile ? 'has' : 'has no'} profile tower and ${parts.intents ? 'has' : 'has no'} intent branch, but the file ${inferred.profile ? 'has' : 'has no'} 'mlp.0.weight' and ${inferred.intents ? 'has' : 'has no'} 'user_intent'`);
+  }
+  return kind;
+}
+
 function inferKind(names: Set<string>): ModelKind {
   if (names.has('int_mlp.0.weight') || names.has('user_intent')) return 'irllrec';
   if (names.has('mlp.0.weight')) return 'rlmrec';
   return 'lightgcn';
 }
 
-/** Parse and validate a model file (see the module comment). */
-export function parseModelFile(bytes: Uint8Array, source = 'model file', opts: { maxHeaderBytes?: number } = {}): ModelFile {
+/**
+ * Parse and validate a model file (see the module comment). `opts.kind` names the kind of a file without
+ * irllrec metadata (the authors' state_dict), whose tensor names cannot tell the backbones apart: their
+ * SGL, SimGCL and LightGCN files all hold `user_embeds` and `item_embeds` only (the default guess is the
+ * LightGCN rung with the same towers). It must agree with the tensors; a file with metadata keeps its own kind.
+ */
+export function parseModelFile(bytes: Uint8Array, source = 'model file', opts: { maxHeaderBytes?: number; kind?: ModelKind | string } = {}): ModelFile {
   const { tensors: raw, metadata } = readSafetensors(bytes, source, opts);
   const native = metadata.format === FORMAT;
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -198,7 +215,7 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file', opts: {
   const d = ue.shape[1];
   let config: ModelConfig;
   if (native && metadata.config) {
-    config = parseJson<ModelConfig>(metadata.config, 'config', source);
+    config = storedConfig(parseJson<unknown>(metadata.config, 'config', source));
     try {
       validateConfig(config);
     } catch (e) {
@@ -208,7 +225,7 @@ export function parseModelFile(bytes: Uint8Array, source = 'model file', opts: {
       throw new IrllrecError('format', `${source}: metadata says ${metadata.num_users} users / ${metadata.num_items} items but the embeddings have ${numUsers} / ${numItems} rows`);
     }
   } else {
-    const kind = inferKind(new Set(tensors.keys()));
+    const kind = opts.kind === undefined ? inferKind(new Set(tensors.keys())) : checkedKind(opts.kind, new Set(tensors.keys()), source);
     const ui = tensors.get('user_intent');
     config = modelConfig(kind, metadata.dataset ?? 'other', { embeddingDim: d, ...(ui ? { numIntents: ui.shape[1] } : {}) }, 'reference');
   }

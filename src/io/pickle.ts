@@ -20,7 +20,10 @@ export function refusePickle(bytes: Uint8Array, source: string): void {
     if (name.endsWith('.pkl')) throw new IrllrecError('format', `${source}: a PyTorch checkpoint (torch.save zip archive with a pickle), which irllrec does not load: ${CONVERT}`);
     throw new IrllrecError('format', `${source}: a zip archive (first entry '${name}'), not a safetensors / .npy file${name.endsWith('.npy') ? ' (an .npz: extract its arrays with numpy)' : ''}`);
   }
-  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] >= 2 && bytes[1] <= 5) {
+  // A safetensors header of 640, 896, 1152 or 1408 bytes starts with the same two bytes as a pickle (its
+  // little-endian length 0x0280…0x0580), then six zero bytes and '{': no pickle does (opcode 0 does not exist).
+  const safetensors = bytes.length >= 9 && bytes.subarray(2, 8).every((b) => b === 0) && bytes[8] === 0x7b;
+  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] >= 2 && bytes[1] <= 5 && !safetensors) {
     throw new IrllrecError('format', `${source}: a Python pickle (protocol ${bytes[1]}, e.g. a legacy torch.save .pth), which irllrec never unpickles: ${CONVERT}`);
   }
 }

@@ -1,13 +1,32 @@
 /**
  * Model configurations: the ladder LightGCN → RLMRec-Con → IRLLRec with the reference's hyperparameters
- * (spec §4.8 and §9), per dataset.
+ * (spec §4.8 and §9), per dataset, and the same ladder on the SGL and SimGCL backbones (backbones spec §7).
  */
 import { IrllrecError } from '../errors.js';
 
-export type ModelKind = 'lightgcn' | 'rlmrec' | 'irllrec';
+/**
+ * The model kinds. `rlmrec` and `irllrec` are the LightGCN rungs (the reference calls them `lightgcn_plus`
+ * and `lightgcn_int`; those names are accepted wherever a kind is, see `canonicalKind`). `_plus` is
+ * RLMRec-Con and `_int` IRLLRec on the named backbone.
+ */
+export type ModelKind = 'lightgcn' | 'rlmrec' | 'irllrec' | 'sgl' | 'sgl_plus' | 'sgl_int' | 'simgcl' | 'simgcl_plus' | 'simgcl_int';
 /** Storage of the constant LLM text tables on the backend (see `ModelConfig.textPrecision`). */
 export type TextPrecision = 'f32' | 'f16';
-export const MODEL_KINDS: readonly ModelKind[] = ['lightgcn', 'rlmrec', 'irllrec'];
+export const MODEL_KINDS: readonly ModelKind[] = ['lightgcn', 'rlmrec', 'irllrec', 'sgl', 'sgl_plus', 'sgl_int', 'simgcl', 'simgcl_plus', 'simgcl_int'];
+/** The reference's names of the LightGCN rungs, accepted as aliases. */
+export const KIND_ALIASES: Readonly<Record<string, ModelKind>> = { lightgcn_plus: 'rlmrec', lightgcn_int: 'irllrec' };
+/** Every name a kind may be given by (the kinds and their aliases). */
+export const MODEL_NAMES: readonly string[] = [...MODEL_KINDS, ...Object.keys(KIND_ALIASES)];
+
+/** The kind `name` denotes (a kind or an alias), or null. */
+export function canonicalKind(name: unknown): ModelKind | null {
+  if (typeof name !== 'string') return null;
+  if ((MODEL_KINDS as readonly string[]).includes(name)) return name as ModelKind;
+  return Object.hasOwn(KIND_ALIASES, name) ? KIND_ALIASES[name] : null;
+}
+
+/** Graph encoder of a kind: how the embeddings are propagated and contrasted (backbones spec §3). */
+export type Backbone = 'lightgcn' | 'sgl' | 'simgcl';
 
 /**
  * Which hyperparameters a run starts from:
@@ -38,8 +57,16 @@ export interface ModelConfig {
   layers: number;
   /** L2 weight λ over every registered parameter tensor, whole (spec §4.2). */
   reg: number;
-  /** Edge keep probability (1 = no dropout; LightGCN/RLMRec use 0.8, IRLLRec 1.0). */
+  /**
+   * Edge keep probability (1 = no dropout; LightGCN/RLMRec use 0.8, IRLLRec 1.0). On the SGL backbone it is
+   * ρ of the two augmented views only (their BPR view is never dropped); the SimGCL backbone ignores it.
+   */
   keepRate: number;
+  /** Cross-view contrastive loss L_cl of SGL and SimGCL: weight (`cl_weight`) and temperature. */
+  clWeight: number;
+  clTemperature: number;
+  /** SimGCL's noise magnitude ε (`eps`): the norm of the signed uniform noise added after every layer. */
+  noiseEps: number;
   /** Profile alignment (kd): weight and temperature (RLMRec-Con, IRLLRec). */
   kdWeight: number;
   kdTemperature: number;
@@ -73,6 +100,9 @@ const BASE: Omit<ModelConfig, 'kind'> = {
   layers: 3,
   reg: 1e-7,
   keepRate: 1,
+  clWeight: 0,
+  clTemperature: 0.2,
+  noiseEps: 0,
   kdWeight: 0,
   kdTemperature: 0.2,
   intWeight: 0,
@@ -101,6 +131,36 @@ const REFERENCE: Record<ModelKind, Record<string, Preset>> = {
     yelp: { layers: 3, reg: 1e-7, kdWeight: 1e-2, intWeight: 1e-2, sslWeight: 1e-7, itmWeight: 1e-7 },
     movie: { layers: 3, reg: 1e-6, kdWeight: 1e-3, intWeight: 3e-2, sslWeight: 1e-7, itmWeight: 1e-7 },
   },
+  // Backbones spec §7 (IRLLRec ee8330b yml files; amazon is also the fallback). SGL: ρ = 0.8 everywhere.
+  sgl: {
+    fallback: { layers: 3, reg: 1e-5, keepRate: 0.8, clWeight: 1e-1, clTemperature: 0.2 },
+    yelp: { layers: 3, reg: 1e-6, keepRate: 0.8, clWeight: 1e-3, clTemperature: 0.1 },
+    movie: { layers: 3, reg: 1e-6, keepRate: 0.8, clWeight: 1e-2, clTemperature: 0.1 },
+  },
+  sgl_plus: {
+    fallback: { layers: 3, reg: 1e-5, keepRate: 0.8, clWeight: 1e-1, clTemperature: 0.2, kdWeight: 1e-2, kdTemperature: 0.5 },
+    yelp: { layers: 3, reg: 1e-5, keepRate: 0.8, clWeight: 1e-1, clTemperature: 0.2, kdWeight: 1e-2, kdTemperature: 1.0 },
+    movie: { layers: 3, reg: 1e-6, keepRate: 0.8, clWeight: 1e-2, clTemperature: 0.1, kdWeight: 1e-2, kdTemperature: 0.5 },
+  },
+  sgl_int: {
+    fallback: { layers: 3, reg: 1e-5, keepRate: 0.8, clWeight: 1e-1, clTemperature: 0.2, kdWeight: 1e-2, kdTemperature: 0.5, intWeight: 1e-3, intTemperature: 0.1 },
+    yelp: { layers: 3, reg: 1e-5, keepRate: 0.8, clWeight: 1e-1, clTemperature: 0.2, kdWeight: 1e-2, kdTemperature: 1.0, intWeight: 1e-2, intTemperature: 1.0 },
+    movie: { layers: 3, reg: 1e-6, keepRate: 0.8, clWeight: 1e-2, clTemperature: 0.1, kdWeight: 1e-2, kdTemperature: 0.5, intWeight: 2e-2, intTemperature: 0.2 },
+  },
+  simgcl: {
+    fallback: { layers: 3, reg: 1e-5, noiseEps: 0.9, clWeight: 1e-1, clTemperature: 0.2 },
+    movie: { layers: 3, reg: 1e-6, noiseEps: 0.1, clWeight: 2e-2, clTemperature: 0.1 },
+  },
+  simgcl_plus: {
+    fallback: { layers: 3, reg: 1e-5, noiseEps: 0.9, clWeight: 1e-1, clTemperature: 0.2, kdWeight: 1e-2, kdTemperature: 0.2 },
+    yelp: { layers: 3, reg: 1e-5, noiseEps: 0.9, clWeight: 1e-1, clTemperature: 0.2, kdWeight: 1e-2, kdTemperature: 0.1 },
+    movie: { layers: 3, reg: 1e-6, noiseEps: 0.1, clWeight: 2e-2, clTemperature: 0.1, kdWeight: 1e-2, kdTemperature: 0.2 },
+  },
+  simgcl_int: {
+    fallback: { layers: 3, reg: 1e-5, noiseEps: 0.9, clWeight: 1e-1, clTemperature: 0.2, kdWeight: 1e-2, kdTemperature: 0.2, intWeight: 2e-2, intTemperature: 0.1 },
+    yelp: { layers: 3, reg: 1e-5, noiseEps: 0.9, clWeight: 1e-1, clTemperature: 0.2, kdWeight: 1e-2, kdTemperature: 0.1, intWeight: 1e-2, intTemperature: 0.1 },
+    movie: { layers: 3, reg: 1e-6, noiseEps: 0.1, clWeight: 2e-2, clTemperature: 0.1, kdWeight: 1e-2, kdTemperature: 0.2, intWeight: 3e-2, intTemperature: 0.2 },
+  },
 };
 
 /**
@@ -119,19 +179,39 @@ const DEFAULT: Record<ModelKind, Preset> = {
   lightgcn: REFERENCE.lightgcn.fallback,
   rlmrec: REFERENCE.rlmrec.fallback,
   irllrec: { layers: 3, reg: 1e-7, kdWeight: 1e-2, intWeight: 4e-3, sslWeight: 0, itmWeight: 0 },
+  // The backbones keep the reference's fallback (amazon) values: no measurement has yet argued otherwise.
+  sgl: REFERENCE.sgl.fallback,
+  sgl_plus: REFERENCE.sgl_plus.fallback,
+  sgl_int: REFERENCE.sgl_int.fallback,
+  simgcl: REFERENCE.simgcl.fallback,
+  simgcl_plus: REFERENCE.simgcl_plus.fallback,
+  simgcl_int: REFERENCE.simgcl_int.fallback,
 };
 
 /**
  * The configuration of `kind` for `dataset` under `preset` (see `PresetName`; when omitted, 'reference' for
  * amazon, yelp and movie and 'default' for every other dataset), with `overrides` applied.
  */
-export function modelConfig(kind: ModelKind, dataset = 'other', overrides: Partial<ModelConfig> = {}, preset?: PresetName): ModelConfig {
-  if (!MODEL_KINDS.includes(kind)) throw new IrllrecError('range', `unknown model '${kind}' (expected one of ${MODEL_KINDS.join(', ')})`);
-  const name = presetFor(dataset, preset);
-  const values = name === 'reference' ? (REFERENCE[kind][dataset] ?? REFERENCE[kind].fallback) : DEFAULT[kind];
-  const cfg: ModelConfig = { ...BASE, ...values, ...overrides, kind, preset: name };
+export function modelConfig(name: ModelKind | string, dataset = 'other', overrides: Partial<ModelConfig> = {}, preset?: PresetName): ModelConfig {
+  const kind = canonicalKind(name);
+  if (!kind) throw new IrllrecError('range', `unknown model '${name}' (expected one of ${MODEL_NAMES.join(', ')})`);
+  const presetName = presetFor(dataset, preset);
+  const values = presetName === 'reference' ? (REFERENCE[kind][dataset] ?? REFERENCE[kind].fallback) : DEFAULT[kind];
+  const cfg: ModelConfig = { ...BASE, ...values, ...overrides, kind, preset: presetName };
   validateConfig(cfg);
   return cfg;
+}
+
+/**
+ * A configuration read back from a model file or checkpoint, as this version understands it: the fields added
+ * with the SGL / SimGCL backbones (clWeight, clTemperature, noiseEps) default to their off values in files
+ * written before them, and the reference's kind names (`lightgcn_int`, …) map to the kinds. Anything that is
+ * not an object is returned as it is, for `validateConfig` to reject.
+ */
+export function storedConfig(c: unknown): ModelConfig {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return c as ModelConfig;
+  const o = c as Record<string, unknown>;
+  return { clWeight: BASE.clWeight, clTemperature: BASE.clTemperature, noiseEps: BASE.noiseEps, ...o, kind: canonicalKind(o.kind) ?? o.kind } as ModelConfig;
 }
 
 /**
@@ -168,7 +248,12 @@ export function validateConfig(c: ModelConfig): void {
   pos('numIntents', c.numIntents, true, MAX_INTENTS);
   pos('kdTemperature', c.kdTemperature);
   pos('intTemperature', c.intTemperature);
-  for (const k of ['reg', 'kdWeight', 'intWeight', 'sslWeight', 'itmWeight'] as const) nonneg(k, c[k]);
+  pos('clTemperature', c.clTemperature);
+  for (const k of ['reg', 'kdWeight', 'intWeight', 'sslWeight', 'itmWeight', 'clWeight', 'noiseEps'] as const) nonneg(k, c[k]);
+  const parts = modelParts(c.kind);
+  if (parts.intents && !parts.teacher && (c.sslWeight > 0 || c.itmWeight > 0)) {
+    throw new IrllrecError('range', `model config: ${c.kind} has no translation alignment or ITM (the authors' ${c.kind} has neither, backbones spec §4.3, §5.3): sslWeight and itmWeight must be 0, got ${c.sslWeight} and ${c.itmWeight}`);
+  }
   if (!(c.keepRate > 0 && c.keepRate <= 1)) throw new IrllrecError('range', `model config: keepRate must be in (0, 1], got ${c.keepRate}`);
   if (!(c.emaMomentum >= 0 && c.emaMomentum <= 1)) throw new IrllrecError('range', `model config: emaMomentum must be in [0, 1], got ${c.emaMomentum}`);
   if (c.teacherInit !== 'reference' && c.teacherInit !== 'copy') throw new IrllrecError('range', `model config: teacherInit must be 'reference' or 'copy', got ${JSON.stringify(c.teacherInit)}`);
@@ -180,12 +265,18 @@ export function validateConfig(c: ModelConfig): void {
   }
 }
 
-/** Which parts a model kind has. */
-export function modelParts(kind: ModelKind): { profile: boolean; intents: boolean } {
-  return { profile: kind !== 'lightgcn', intents: kind === 'irllrec' };
+/**
+ * Which parts a model kind has: the profile tower (kd), the intent branch and tower (kd_int), the EMA
+ * teacher with ssl and ITM (only IRLLRec on LightGCN: the authors' sgl_int and simgcl_int have none), and
+ * the backbone.
+ */
+export function modelParts(kind: ModelKind): { profile: boolean; intents: boolean; teacher: boolean; backbone: Backbone } {
+  const backbone: Backbone = kind.startsWith('simgcl') ? 'simgcl' : kind.startsWith('sgl') ? 'sgl' : 'lightgcn';
+  const intents = kind === 'irllrec' || kind.endsWith('_int');
+  return { profile: kind !== 'lightgcn' && kind !== 'sgl' && kind !== 'simgcl', intents, teacher: kind === 'irllrec', backbone };
 }
 
-/** Loss component names, in slot order (`model.loss(batch)` returns them by name). */
-export const LOSS_NAMES = ['bpr', 'reg', 'kd', 'kd_int', 'ssl', 'itm'] as const;
+/** Loss component names, in slot order (`model.loss(batch)` returns them by name); `cl` is SGL's and SimGCL's L_cl. */
+export const LOSS_NAMES = ['bpr', 'reg', 'kd', 'kd_int', 'ssl', 'itm', 'cl'] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
 export type LossComponents = Record<LossName, number> & { total: number };

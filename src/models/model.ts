@@ -1,5 +1,6 @@
 /**
- * The model ladder in one code base: LightGCN, RLMRec-Con and IRLLRec (spec §2–§6, §9).
+ * The model ladder in one code base: LightGCN, RLMRec-Con and IRLLRec (spec §2–§6, §9), and the same
+ * ladder on the SGL and SimGCL backbones (backbones spec; their augmented views live in backbones.ts).
  *
  * Everything lives in backend tensors; one training step records propagation, the intent branch, the
  * text towers, every loss with its hand-written backward, EMA and Adam into one recording and submits
@@ -17,6 +18,7 @@ import { type EdgeGraph, edgeWeights, edgeWeightsBackward } from '../ops/adaptiv
 import { type PackedF16Matrix, matmul, packF16Matrix } from '../ops/dense.js';
 import { addInto, axpy, mulOnePlus, scaleInPlace } from '../ops/elementwise.js';
 import { type RowGroups, disposeRowGroups, gatherRows, rowGroups, scatterAddRows } from '../ops/gather.js';
+import { crossViewInfoNce } from '../ops/contrast.js';
 import { bpr, infoNce } from '../ops/losses.js';
 import { ADAM_DEFAULTS, type AdamConfig, adamStep, emaUpdate } from '../ops/optim.js';
 import { dropoutValues, randomNormal } from '../ops/random.js';
@@ -26,6 +28,7 @@ import { type Csr, spmm } from '../ops/spmm.js';
 import { sslContrastive } from '../ops/ssl.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
 import { Rng, hashU32 } from '../util/random.js';
+import { type View, augmentedViews } from './backbones.js';
 import { LOSS_NAMES, type LossComponents, type LossName, type ModelConfig, modelParts, validateConfig } from './config.js';
 import { type MlpCache, type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes, uniform, xavier } from './mlp.js';
 import { type ModelPlanInput, checkPlan, modelPlanInput, planCreation, planStep } from './plan.js';
@@ -48,7 +51,11 @@ export interface ModelData {
 }
 
 export interface StepOptions {
-  /** Seed of this step's random draws (ssl noise, dropout mask). Default: derived from the model seed and step. */
+  /**
+   * Seed of this step's random draws (ssl noise, dropout masks, SimGCL's noise): every draw is a counter-based
+   * hash of it, so a step is replayed exactly, on either backend, by passing the same seed. Default: derived
+   * from the model seed and step.
+   */
   noiseSeed?: number;
 }
 
@@ -65,7 +72,7 @@ export interface LossOptions extends StepOptions {
   views?: { ybar?: Tensor; efin?: Tensor };
 }
 
-const SLOT = { bpr: 0, reg: 1, kd: 2, kd_int: 3, ssl: 4, itm: 5 } as const;
+const SLOT = { bpr: 0, reg: 1, kd: 2, kd_int: 3, ssl: 4, itm: 5, cl: 6 } as const;
 const NUM_SLOTS = 8;
 
 type ParamName = string;
@@ -105,7 +112,7 @@ export class RecModel {
   readonly seed: number;
   /** Trainable parameters by reference name ('E0' is the N×d node table). */
   readonly params = new Map<ParamName, Tensor>();
-  /** EMA teacher (IRLLRec). */
+  /** EMA teacher (IRLLRec on LightGCN). */
   readonly teacher = new Map<ParamName, Tensor>();
   /** Gradients of the last `computeGradients` call, by parameter name. */
   readonly grads = new Map<ParamName, Tensor>();
@@ -220,7 +227,7 @@ export class RecModel {
       const ms = mlpShapes(this.intentDim, d);
       for (const k of ['w1', 'b1', 'w2', 'b2'] as const) {
         s.set(INTENT_MLP[k], ms[k]);
-        s.set(TEACHER_MLP[k], ms[k]);
+        if (this.parts.teacher) s.set(TEACHER_MLP[k], ms[k]);
       }
     }
     return s;
@@ -248,10 +255,12 @@ export class RecModel {
       const ms = mlpShapes(this.intentDim, d);
       const student = initMlp(rng, this.intentDim, d);
       // Reference quirk (spec §2): the teacher copies the student's default-initialised parameters, then the
-      // weights of both are re-drawn by xavier independently; so biases match and weights do not.
-      const teacherW = initMlp(rng, this.intentDim, d);
+      // weights of both are re-drawn by xavier independently; so biases match and weights do not. The
+      // backbones' _int models have no teacher (backbones spec §2) and draw nothing for it.
+      const teacherW = this.parts.teacher ? initMlp(rng, this.intentDim, d) : student;
       for (const k of ['w1', 'b1', 'w2', 'b2'] as const) {
         this.addParam(INTENT_MLP[k], student[k], ms[k]);
+        if (!this.parts.teacher) continue;
         const tv = this.config.teacherInit === 'copy' || k === 'b1' || k === 'b2' ? student[k] : teacherW[k];
         this.teacher.set(TEACHER_MLP[k], be.tensor(tv, ms[k], 'f32', TEACHER_MLP[k]));
       }
@@ -359,6 +368,7 @@ export class RecModel {
       kd_int: v[SLOT.kd_int],
       ssl: sslBoth * sslShare,
       itm: v[SLOT.itm] + sslBoth * (1 - sslShare),
+      cl: v[SLOT.cl],
       total: 0,
     } as LossComponents;
     out.total = LOSS_NAMES.reduce((s, k) => s + out[k], 0);
@@ -372,13 +382,13 @@ export class RecModel {
     const on = (term: LossName) => !only || only.has(term);
     // With `terms`, the left-out terms weigh 0 (and so are not computed at all).
     const cfg: ModelConfig = only
-      ? { ...this.config, reg: on('reg') ? this.config.reg : 0, kdWeight: on('kd') ? this.config.kdWeight : 0, intWeight: on('kd_int') ? this.config.intWeight : 0 }
+      ? { ...this.config, reg: on('reg') ? this.config.reg : 0, kdWeight: on('kd') ? this.config.kdWeight : 0, intWeight: on('kd_int') ? this.config.intWeight : 0, clWeight: on('cl') ? this.config.clWeight : 0 }
       : this.config;
     // L_ssl enters the total with weight w2 directly (ssl) and 0.4·w3·w2 inside ITM (§4.8): one pass, one scale.
     const w2 = this.config.sslWeight;
     const w3 = this.config.itmWeight;
-    const sslScale = !this.parts.intents ? 0 : on('ssl') && on('itm') ? w2 * (1 + 0.4 * w3) : on('ssl') ? w2 : on('itm') ? 0.4 * w3 * w2 : 0;
-    const itmScale = this.parts.intents && on('itm') ? w3 : 0;
+    const sslScale = !this.parts.teacher ? 0 : on('ssl') && on('itm') ? w2 * (1 + 0.4 * w3) : on('ssl') ? w2 : on('itm') ? 0.4 * w3 * w2 : 0;
+    const itmScale = this.parts.teacher && on('itm') ? w3 : 0;
     this.sslShare = sslScale > 0 ? (!on('ssl') ? 0 : !on('itm') ? 1 : 1 / (1 + 0.4 * w3)) : 0;
     const { numUsers: nu, numItems: ni, n } = this;
     const d = cfg.embeddingDim;
@@ -412,10 +422,13 @@ export class RecModel {
     const seedNoise2 = hashU32(mode.noiseSeed ^ 0x2222);
     const seedDrop = hashU32(mode.noiseSeed ^ 0x3333);
 
-    // ---- F1–F4: propagation (dropout mask shared by all layers of this pass) and the intent branch
+    // ---- F1–F4: propagation (dropout mask shared by all layers of this pass) and the intent branch.
+    // On SGL and SimGCL this is the clean view 3 (keepRate applies to their augmented views only), and views
+    // 1 and 2 feed L_cl (backbones spec §3).
+    const backbone = parts.backbone;
     const e0 = this.p('E0');
     let adjValues: Tensor | null = this.adj.values;
-    if (cfg.keepRate < 1) {
+    if (backbone === 'lightgcn' && cfg.keepRate < 1) {
       adjValues = tmp([this.adj.nnz], 'adj.dropped');
       dropoutValues(be, this.adj.values!, adjValues, seedDrop, cfg.keepRate);
     }
@@ -428,6 +441,12 @@ export class RecModel {
     const efin = tmp([n, d], 'E_fin');
     be.copy(e0, efin);
     for (let l = 1; l <= L; l++) axpy(be, 1, E[l], efin);
+    // Views 1 and 2 feed L_cl, and sgl_int's view 2 also feeds its intent branch (each view's draws depend on
+    // the seed and the view only, so view 2 is the same whether or not L_cl is on).
+    const needViews = backbone !== 'lightgcn' && (cfg.clWeight > 0 || (backbone === 'sgl' && parts.intents && cfg.intWeight > 0));
+    const views: [View, View] | null = needViews ? augmentedViews(be, backbone, this.adj, e0, cfg, mode.noiseSeed, tmp) : null;
+    // The intent branch reads the clean layers, except on SGL: its view 2's layers over Ã_2 (backbones spec §4.3).
+    const intentLayers = backbone === 'sgl' ? views?.[1].layers : E;
 
     interface LayerCache {
       u: Tensor;
@@ -463,13 +482,14 @@ export class RecModel {
           G: tmp([this.edges.nnz], `G${l}`),
           rho: tmp([n], `rho${l}`),
         };
-        be.copyRange(E[l], 0, lc.u, 0, nu * d);
-        be.copyRange(E[l], nu * d, lc.i, 0, ni * d);
+        const El = intentLayers![l];
+        be.copyRange(El, 0, lc.u, 0, nu * d);
+        be.copyRange(El, nu * d, lc.i, 0, ni * d);
         this.intentSide(lc.u, wu, lc.piU, lc.c, 0, `u${l}`, temps);
         this.intentSide(lc.i, wi, lc.piI, lc.c, nu * d, `i${l}`, temps);
         normalizeRows(be, lc.c, lc.cHat, { mode: 'hard' });
         edgeWeights(be, this.edges, lc.cHat, lc.G, lc.rho);
-        spmm(be, this.adj, E[l], y, { values: lc.G });
+        spmm(be, this.adj, El, y, { values: lc.G });
         axpy(be, 1 / L, y, ybar);
         layers.push(lc);
       }
@@ -523,7 +543,7 @@ export class RecModel {
     }
 
     // kd (§4.4) and kd_int (§4.5): the same InfoNCE structure with different views.
-    const alignment = (anchorsNode: Tensor, text: Tensor, gAnchor: Tensor | null, gText: Tensor | null, weight: number, tau: number, slot: number, tag: string) => {
+    const alignment = (anchorsNode: Tensor, text: Tensor, gAnchor: Tensor | null, gText: Tensor | null, weight: number, tau: number, slot: number, tag: string, negatives = true) => {
       const scale = weight / B;
       const au = tmp([B, d], `${tag}.a_u`);
       const tu = tmp([B, d], `${tag}.t_u`);
@@ -544,10 +564,12 @@ export class RecModel {
       }
       if (gAnchor && gA) scatterAddRows(be, gA, gu, gAnchor);
       // Items: against the B in-batch rows of the same role, duplicates included (positive on the diagonal).
-      for (const [grp, name] of [
-        [gp, 'p'],
-        [gq, 'q'],
-      ] as const) {
+      for (const [grp, name] of negatives
+        ? ([
+            [gp, 'p'],
+            [gq, 'q'],
+          ] as const)
+        : ([[gp, 'p']] as const)) {
         const ai = tmp([B, d], `${tag}.a_${name}`);
         const ti = tmp([B, d], `${tag}.t_${name}`);
         gatherRows(be, anchorsNode, grp.ids, ai);
@@ -560,9 +582,22 @@ export class RecModel {
       }
     };
     if (needPt) alignment(efin, pt!, gF, gPt, cfg.kdWeight, cfg.kdTemperature, SLOT.kd, 'kd');
-    if (needYbar) alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int');
+    // simgcl_int's kd_int has no negative-item term (backbones spec §5.3, quirk 12).
+    if (needYbar) alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int', backbone !== 'simgcl');
 
-    if (parts.intents) {
+    // L_cl (backbones spec §3.4): view-1 anchors of the batch's users and positives (and SGL's negatives),
+    // against all view-2 rows of their side.
+    const gViews = mode.grads && views ? [tmp([n, d], 'gX1'), tmp([n, d], 'gX2')] : null;
+    if (views && cfg.clWeight > 0) {
+      const terms = [
+        { groups: gu, side: 'users' as const },
+        { groups: gp, side: 'items' as const },
+      ];
+      if (backbone === 'sgl') terms.push({ groups: gq, side: 'items' as const });
+      crossViewInfoNce(be, views[0].sum, views[1].sum, nu, terms, this.lossVec, SLOT.cl, { tau: cfg.clTemperature, scale: cfg.clWeight / B, g1: gViews?.[0], g2: gViews?.[1] });
+    }
+
+    if (parts.teacher) {
       // ssl (§4.6): multiplicative Gaussian noise, all N nodes, τ = 1. Weight w2·(1 + 0.4·w3): it enters
       // the total once directly and once inside ITM.
       if (sslScale > 0) {
@@ -602,7 +637,20 @@ export class RecModel {
     if (mode.grads) {
       if (gPt) mlpBackward(be, this.mlp(PROFILE_MLP), this.profile!, profileCache!, gPt, this.mlp(PROFILE_MLP, 'grads'));
       if (gZ) mlpBackward(be, this.mlp(INTENT_MLP), this.intent!, intentCache!, gZ, this.mlp(INTENT_MLP, 'grads'));
-      this.graphBackward(E, layers, adjValues, gF!, gYbar, temps);
+      // One chain per distinct propagation matrix (backbones spec §3.5): LightGCN's one view; SGL's Â, Ã_1,
+      // Ã_2 (the intent terms ride on view 2's chain); SimGCL's three views all over Â, so one chain on the
+      // summed gradients (its noise is a constant).
+      if (backbone === 'lightgcn') this.graphBackward(E, layers, cfg.keepRate < 1 ? adjValues : null, gF!, gYbar, temps);
+      else if (backbone === 'sgl') {
+        this.graphBackward(E, [], null, gF!, null, temps);
+        if (views && gViews) {
+          if (cfg.clWeight > 0) this.graphBackward(views[0].layers, [], views[0].values, gViews[0], null, temps);
+          this.graphBackward(views[1].layers, layers, views[1].values, gViews[1], gYbar, temps);
+        }
+      } else {
+        if (gViews) for (const g of gViews) addInto(be, g, gF!);
+        this.graphBackward(E, layers, null, gF!, gYbar, temps);
+      }
       // L2 gradient 2λθ on every trainable tensor, every step (§4.2).
       if (cfg.reg > 0) for (const [name, t] of this.params) axpy(be, 2 * cfg.reg, t, this.grads.get(name)!);
     }
@@ -625,8 +673,10 @@ export class RecModel {
   }
 
   /**
-   * Graph backward (spec §5.2): g_L = gF; g_l = gF + Âᵀ·g_{l+1} + Ĝ_lᵀ·gY_l + J_l; ∂E0 = g_0.
-   * With dropout the transpose goes through the reverse-edge index.
+   * Graph backward of one view (spec §5.2): g_L = gF; g_l = gF + Mᵀ·g_{l+1} + Ĝ_lᵀ·gY_l + J_l; ∂E0 += g_0.
+   * M is Â (symmetric) when `adjValues` is null, else the dropped Ã with these values: its transpose goes
+   * through the reverse-edge index. The intent terms come in when `gYbar` is given, with `layers` and E the
+   * layers the intent branch read.
    */
   private graphBackward(E: Tensor[], layers: { u: Tensor; i: Tensor; piU: Tensor; piI: Tensor; c: Tensor; cHat: Tensor; G: Tensor; rho: Tensor }[], adjValues: Tensor | null, gF: Tensor, gYbar: Tensor | null, temps: Tensor[]): void {
     const be = this.be;
@@ -639,7 +689,7 @@ export class RecModel {
       temps.push(x);
       return x;
     };
-    const transposeOpts = cfg.keepRate < 1 ? { values: adjValues, valueIndex: this.edges.rev } : {};
+    const transposeOpts = adjValues ? { values: adjValues, valueIndex: this.edges.rev } : {};
     let gNext = t([n, d], 'g_next');
     be.copy(gF, gNext);
     let gCur = t([n, d], 'g_cur');

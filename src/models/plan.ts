@@ -129,7 +129,7 @@ function parameterShapes(p: ModelPlanInput): { trainable: [string, number[]][]; 
   if (parts.intents) {
     const s = mlpShapes(p.intentDim, d);
     trainable.push(['int_mlp.0.weight', s.w1], ['int_mlp.0.bias', s.b1], ['int_mlp.2.weight', s.w2], ['int_mlp.2.bias', s.b2]);
-    teacher.push(['int_mlp_m.0.weight', s.w1], ['int_mlp_m.0.bias', s.b1], ['int_mlp_m.2.weight', s.w2], ['int_mlp_m.2.bias', s.b2]);
+    if (parts.teacher) teacher.push(['int_mlp_m.0.weight', s.w1], ['int_mlp_m.0.bias', s.b1], ['int_mlp_m.2.weight', s.w2], ['int_mlp_m.2.bias', s.b2]);
   }
   return { trainable, teacher };
 }
@@ -188,9 +188,18 @@ export function planStep(p: ModelPlanInput, batchSize: number): PlannedBinding[]
     plan.add(`${g}.offsets`, [B + 1], 'batchSize');
     plan.add(`${g}.positions`, [B], 'batchSize');
   }
-  if (c.keepRate < 1) plan.add('adj.dropped', [p.edges], 'graph');
+  if (parts.backbone === 'lightgcn' && c.keepRate < 1) plan.add('adj.dropped', [p.edges], 'graph');
   for (let l = 1; l <= L; l++) plan.add(`E${l}`, nd, 'embeddingDim');
   plan.add('E_fin', nd, 'embeddingDim');
+  // SGL / SimGCL: the augmented views 1 and 2 (src/models/backbones.ts) and L_cl (src/ops/contrast.ts).
+  const views = parts.backbone !== 'lightgcn';
+  if (views) {
+    for (const v of [1, 2]) {
+      if (parts.backbone === 'sgl' && c.keepRate < 1) plan.add(`view${v}.adj`, [p.edges], 'graph');
+      for (let l = 1; l <= L; l++) plan.add(`view${v}.E${l}`, nd, 'embeddingDim');
+      plan.add(`view${v}.X`, nd, 'embeddingDim');
+    }
+  }
   if (parts.intents) {
     plan.add('Ybar', nd, 'embeddingDim');
     plan.add('Y_l', nd, 'embeddingDim');
@@ -240,6 +249,15 @@ export function planStep(p: ModelPlanInput, batchSize: number): PlannedBinding[]
   };
   if (parts.profile && c.kdWeight > 0) alignment('kd');
   if (parts.intents && c.intWeight > 0) alignment('kd_int');
+  if (views) {
+    for (const label of ['gX1', 'gX2', 'cl.gC']) plan.add(label, nd, 'embeddingDim');
+    for (const [side, rows] of [['users', nu], ['items', ni]] as const) {
+      plan.add(`cl.cand_${side}`, [rows, d], 'embeddingDim');
+      plan.add(`cl.gC_${side}`, [rows, d], 'embeddingDim');
+      plan.infoNce(B, rows, d, 2 * B > rows ? 'batchSize' : 'embeddingDim');
+    }
+    for (const label of ['a', 'p', 'gA', 'gP']) plan.add(`cl.${label}`, [B, d], 'batchSize');
+  }
   if (parts.intents && c.sslWeight > 0) {
     for (const label of ['xi1', 'xi2', 'Xs', 'Ys', 'gXs', 'gYs']) plan.add(label, nd, 'embeddingDim');
     plan.add('ssl.xhat', [n, padded(d)], 'embeddingDim');

@@ -9,7 +9,7 @@ import { access, constants, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Dataset } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
-import { MODEL_KINDS, type ModelKind, PRESET_NAMES, type PresetName } from '../models/config.js';
+import { MODEL_NAMES, type ModelKind, PRESET_NAMES, type PresetName, canonicalKind } from '../models/config.js';
 import type { Backend } from '../ops/tensor.js';
 import { type SearchSpace, type StudyProgress, parseSearchSpace, tune } from '../train/tune.js';
 import { writeFileAtomic } from './files.js';
@@ -69,8 +69,8 @@ export async function cmdTune(values: Record<string, unknown>, ctx: TuneCliConte
   for (const k of ['config', 'init', 'max-steps', 'profile', 'split', 'user', 'batch', 'k']) {
     if (values[k] !== undefined) throw new IrllrecError('range', `tune: --${k} is not an option of 'irllrec tune'`);
   }
-  const kind = values.model as ModelKind | undefined;
-  if (!kind || !MODEL_KINDS.includes(kind)) throw new IrllrecError('range', `tune: --model must be one of ${MODEL_KINDS.join(', ')}, got ${kind === undefined ? 'nothing' : `'${kind}'`}`);
+  const kind = canonicalKind(values.model);
+  if (!kind) throw new IrllrecError('range', `tune: --model must be one of ${MODEL_NAMES.join(', ')}, got ${values.model === undefined ? 'nothing' : `'${values.model}'`}`);
   const preset = values.preset as PresetName | undefined;
   if (preset !== undefined && !PRESET_NAMES.includes(preset)) throw new IrllrecError('range', `tune: --preset must be one of ${PRESET_NAMES.join(', ')}, got '${preset}'`);
   if (!values.out) throw new IrllrecError('range', 'tune: --out BEST.json is required (the best run configuration is written there)');

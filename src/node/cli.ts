@@ -11,7 +11,7 @@ import { syntheticDataset } from '../data/synthetic.js';
 import type { Dataset, Matrix } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { parseModelFile, serializeModel } from '../io/modelfile.js';
-import { MODEL_KINDS, type ModelConfig, type ModelKind, PRESET_NAMES, type PresetName, modelConfig, presetFor, validateConfig } from '../models/config.js';
+import { MODEL_NAMES, type ModelConfig, type ModelKind, PRESET_NAMES, type PresetName, canonicalKind, modelConfig, presetFor, validateConfig } from '../models/config.js';
 import { type RunConfig, parseRunConfig } from '../train/runconfig.js';
 import { RecModel } from '../models/model.js';
 import type { KernelTiming, Profiler } from '../gpu/profiler.js';
@@ -33,11 +33,11 @@ import { createBackend } from './index.js';
 const USAGE = `irllrec — IRLLRec and its ladder (LightGCN, RLMRec-Con) on WebGPU
 
 Usage:
-  irllrec train [--data DIR|FILE | --synthetic] [--model lightgcn|rlmrec|irllrec] [--preset reference|default]
+  irllrec train [--data DIR|FILE | --synthetic] [--model KIND] [--preset reference|default]
                 [--epochs N] [--patience N] [--eval-every N] [--seed S] [--out FILE] [--max-steps N]
                 [--init FILE] [--batch-size B] [--lr X] [--random-text DIM] [--profile]
                 [--checkpoint DIR [--resume]]
-  irllrec tune [--data DIR|FILE | --synthetic] --model lightgcn|rlmrec|irllrec --out BEST.json
+  irllrec tune [--data DIR|FILE | --synthetic] --model KIND --out BEST.json
                [--preset P] [--space FILE] [--trials N] [--budget SECONDS] [--study DIR] [--seed S]
                [--epochs N] [--eta N] [--patience N] [--eval-every N] [--batch-size B] [--lr X]
   irllrec eval --model FILE --data DIR [--split test|val] [-k 5,10,20] [--metrics recall,ndcg,precision,hit,mrr,map]
@@ -46,6 +46,9 @@ Usage:
   irllrec recommend --model FILE [--data DIR] --users FILE|all [--out FILE] [-k 20] [--chunk 1024]
   irllrec loss --model FILE --data DIR --batch FILE [--seed S]
   irllrec help [COMMAND]      irllrec COMMAND --help      irllrec --version
+
+Model kinds (KIND): lightgcn, rlmrec (RLMRec-Con; also lightgcn_plus), irllrec (default; also lightgcn_int),
+  and the same ladder on the SGL and SimGCL backbones: sgl, sgl_plus, sgl_int, simgcl, simgcl_plus, simgcl_int
 
 Common options:
   --json            results as one JSON object on stdout instead of TSV (progress and logs stay on stderr)
@@ -160,8 +163,9 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   const tr = run.trainer;
   const flag = (name: string) => (values[name] !== undefined ? Number(values[name]) : undefined);
   const seed = flag('seed') ?? tr.seed ?? 2023;
-  const requested = (values.model ?? run.model) as ModelKind | undefined;
-  if (requested !== undefined && !MODEL_KINDS.includes(requested)) throw new IrllrecError('range', `--model must be one of ${MODEL_KINDS.join(', ')}, got '${terminalSafe(String(requested))}'`);
+  const named = values.model ?? run.model;
+  const requested = named === undefined ? undefined : canonicalKind(named);
+  if (requested === null) throw new IrllrecError('range', `--model must be one of ${MODEL_NAMES.join(', ')}, got '${terminalSafe(String(named))}'`);
   // Output paths are checked before any data is read or any training is done.
   if (values.out !== undefined) await checkOutputPath(String(values.out), '--out');
   if (values.checkpoint !== undefined) await checkOutputPath(join(String(values.checkpoint), CHECKPOINT_FILE), '--checkpoint');
@@ -174,7 +178,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   let initFile: ReturnType<typeof parseModelFile> | undefined;
   if (values.init) {
     const path = String(values.init);
-    initFile = parseModelFile(await readBounded(path, DEFAULT_MAX_MODEL_BYTES, 'model file'), path);
+    initFile = parseModelFile(await readBounded(path, DEFAULT_MAX_MODEL_BYTES, 'model file'), path, { kind: requested });
     kind = checkInit(initFile, path, requested, ds);
   }
   const preset: PresetName = presetFor(ds.name, presetArg);
@@ -222,7 +226,8 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     },
     onEpoch: (r: EpochReport) => {
       const val = r.val ? `  val recall@20 ${fmt(r.val['recall@20'])} ndcg@20 ${fmt(r.val['ndcg@20'])}${r.improved ? ' *' : ''}` : '';
-      progress(c, `epoch ${r.epoch}: loss ${fmt(r.losses.total)} (bpr ${fmt(r.losses.bpr)}, reg ${fmt(r.losses.reg)}, kd ${fmt(r.losses.kd)}, kd_int ${fmt(r.losses.kd_int)}, ssl ${fmt(r.losses.ssl)}, itm ${fmt(r.losses.itm)})${val}  ${r.seconds.toFixed(1)}s`, true);
+      const cl = r.losses.cl ? `, cl ${fmt(r.losses.cl)}` : '';
+      progress(c, `epoch ${r.epoch}: loss ${fmt(r.losses.total)} (bpr ${fmt(r.losses.bpr)}, reg ${fmt(r.losses.reg)}, kd ${fmt(r.losses.kd)}, kd_int ${fmt(r.losses.kd_int)}, ssl ${fmt(r.losses.ssl)}, itm ${fmt(r.losses.itm)}${cl})${val}  ${r.seconds.toFixed(1)}s`, true);
     },
   });
   if (values.out) {

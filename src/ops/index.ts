@@ -12,3 +12,4 @@ export * from './losses.js';
 export * from './adaptive.js';
 export * from './ssl.js';
 export * from './topk.js';
+export * from './contrast.js';

@@ -292,7 +292,7 @@ export class Recommender {
     tables.normalizedItems = () => this.normalized('items');
   }
 
-  /** The model kind ('lightgcn', 'rlmrec' or 'irllrec'). */
+  /** The model kind (one of `MODEL_KINDS`: the LightGCN ladder, or SGL / SimGCL with their _plus and _int rungs). */
   get kind(): ModelKind {
     return this.config.kind;
   }

@@ -20,7 +20,7 @@ import { buildGraph } from '../data/graph.js';
 import type { Dataset, Interactions } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { type SafeTensor, float32Tensor, readSafetensors, tensorToFloat32, writeSafetensors } from '../io/safetensors.js';
-import { type ModelConfig, validateConfig } from '../models/config.js';
+import { type ModelConfig, storedConfig, validateConfig } from '../models/config.js';
 import { RecModel, checkScoreRange } from '../models/model.js';
 import type { AdamConfig } from '../ops/optim.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
@@ -173,7 +173,7 @@ export function parseCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Train
     throw formatError(source, `not an irllrec training checkpoint (metadata format is ${metadata.format === undefined ? 'missing' : `'${metadata.format}'`}; a model file is loaded with parseModelFile)`);
   }
   if (metadata.format_version !== CHECKPOINT_VERSION) throw formatError(source, `checkpoint format version ${metadata.format_version} is not supported (expected ${CHECKPOINT_VERSION})`);
-  const config = json<ModelConfig>(source, 'config', metadata.config);
+  const config = storedConfig(json<unknown>(source, 'config', metadata.config));
   try {
     validateConfig(config);
   } catch (e) {

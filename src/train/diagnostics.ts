@@ -41,8 +41,9 @@ export function activeTerms(model: RecModel): LossName[] {
   if (c.reg > 0) terms.push('reg');
   if (p.profile && c.kdWeight > 0) terms.push('kd');
   if (p.intents && c.intWeight > 0) terms.push('kd_int');
-  if (p.intents && c.sslWeight > 0) terms.push('ssl');
-  if (p.intents && c.itmWeight > 0) terms.push('itm');
+  if (p.teacher && c.sslWeight > 0) terms.push('ssl');
+  if (p.teacher && c.itmWeight > 0) terms.push('itm');
+  if (p.backbone !== 'lightgcn' && c.clWeight > 0) terms.push('cl');
   return terms;
 }
 

@@ -5,7 +5,7 @@
  * Every field is checked here (name, type, range), before any data is loaded or any model is built.
  */
 import { IrllrecError } from '../errors.js';
-import { MODEL_KINDS, type ModelConfig, type ModelKind, PRESET_NAMES, type PresetName, modelConfig, validateConfig } from '../models/config.js';
+import { MODEL_NAMES, type ModelConfig, type ModelKind, PRESET_NAMES, type PresetName, canonicalKind, modelConfig, validateConfig } from '../models/config.js';
 
 /** Trainer settings a run configuration may carry (the `fit` options of the same names). */
 export interface TrainerSettings {
@@ -45,6 +45,9 @@ const MODEL_FIELDS: Record<Exclude<keyof ModelConfig, 'kind' | 'preset'>, Check>
   layers: int(1),
   reg: nonneg,
   keepRate: (v) => (typeof v === 'number' && v > 0 && v <= 1 ? null : 'a number in (0, 1]'),
+  clWeight: nonneg,
+  clTemperature: positive,
+  noiseEps: nonneg,
   kdWeight: nonneg,
   kdTemperature: positive,
   intWeight: nonneg,
@@ -64,7 +67,7 @@ export const TRAINER_CONFIG_FIELDS: readonly string[] = Object.keys(TRAINER_FIEL
 
 /** Check one value of a run-configuration field; returns what the field must be when it is not. */
 export function checkRunField(name: string, value: unknown): string | null {
-  if (name === 'model') return oneOf(MODEL_KINDS)(value);
+  if (name === 'model') return oneOf(MODEL_NAMES)(value);
   if (name === 'preset') return oneOf(PRESET_NAMES)(value);
   const check = (MODEL_FIELDS as Record<string, Check>)[name] ?? (TRAINER_FIELDS as Record<string, Check>)[name];
   if (!check) return `a known field (${RUN_CONFIG_FIELDS.join(', ')})`;
@@ -95,13 +98,13 @@ export function runConfigFromObject(o: unknown, source = 'run config'): RunConfi
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw new IrllrecError('format', `${source}: must be a JSON object, e.g. {"preset": "default", "epochs": 60}`);
   const out: RunConfig = { config: {}, trainer: {} };
   for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
-    if (k === 'kind') throw new IrllrecError('range', `${source}: field 'kind' is fixed by the model; use "model": ${JSON.stringify(MODEL_KINDS.join('|'))}`);
+    if (k === 'kind') throw new IrllrecError('range', `${source}: field 'kind' is fixed by the model; use "model": ${JSON.stringify(MODEL_NAMES.join('|'))}`);
     const problem = checkRunField(k, v);
     if (problem) {
       const known = RUN_CONFIG_FIELDS.includes(k);
       throw new IrllrecError('range', known ? `${source}: field '${k}' must be ${problem}, got ${JSON.stringify(v)}` : `${source}: unknown field '${k}' (allowed: ${RUN_CONFIG_FIELDS.join(', ')})`);
     }
-    if (k === 'model') out.model = v as ModelKind;
+    if (k === 'model') out.model = canonicalKind(v)!;
     else if (k === 'preset') out.preset = v as PresetName;
     else if (k in TRAINER_FIELDS) (out.trainer as Record<string, unknown>)[k] = v;
     else (out.config as Record<string, unknown>)[k] = v;

@@ -32,7 +32,7 @@
  */
 import type { Dataset } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
-import { MODEL_KINDS, type ModelKind, type PresetName, modelParts, presetFor } from '../models/config.js';
+import { MODEL_NAMES, type ModelKind, type PresetName, canonicalKind, modelParts, presetFor } from '../models/config.js';
 import type { Backend } from '../ops/tensor.js';
 import { Rng } from '../util/random.js';
 import { type TrainingCheckpoint, captureCheckpoint, resumeFrom, trainingFingerprint } from './checkpoint.js';
@@ -56,21 +56,40 @@ const TUNABLE_TRAINER = ['batchSize', 'lr'];
 const STUDY_FIELDS = ['model', 'preset', 'epochs', 'patience', 'evalEvery', 'seed'];
 /** Model fields that only some model kinds read. */
 const PROFILE_FIELDS = ['kdWeight', 'kdTemperature', 'textPrecision'];
-const INTENT_FIELDS = ['intWeight', 'intTemperature', 'sslWeight', 'itmWeight', 'numIntents', 'emaMomentum', 'teacherInit'];
+const INTENT_FIELDS = ['intWeight', 'intTemperature', 'numIntents'];
+const TEACHER_FIELDS = ['sslWeight', 'itmWeight', 'emaMomentum', 'teacherInit'];
+/** Whether field `name` changes anything in a model of `kind`. */
+function readsField(kind: ModelKind, name: string): boolean {
+  const parts = modelParts(kind);
+  if (PROFILE_FIELDS.includes(name)) return parts.profile;
+  if (INTENT_FIELDS.includes(name)) return parts.intents;
+  if (TEACHER_FIELDS.includes(name)) return parts.teacher;
+  if (name === 'clWeight' || name === 'clTemperature') return parts.backbone !== 'lightgcn';
+  if (name === 'noiseEps') return parts.backbone === 'simgcl';
+  if (name === 'keepRate') return parts.backbone !== 'simgcl';
+  return true;
+}
 
 /**
- * The default search space of a model kind: lr, reg, layers, embeddingDim (32 or 64) and keepRate; RLMRec-Con
- * adds the profile alignment's weight and temperature, IRLLRec the intent alignment's too (weights log-uniform,
- * reaching small values: the intent alignment's weight down to 1e-4).
+ * The default search space of a model kind: lr, reg, layers, embeddingDim (32 or 64) and keepRate (not on
+ * SimGCL, which has no dropout); RLMRec-Con adds the profile alignment's weight and temperature, IRLLRec the
+ * intent alignment's too (weights log-uniform, reaching small values: the intent alignment's weight down to
+ * 1e-4); SGL and SimGCL add L_cl's weight and temperature, SimGCL its noise magnitude ε.
  */
 export function defaultSearchSpace(kind: ModelKind): SearchSpace {
+  const { backbone } = modelParts(kind);
   const space: SearchSpace = {
     lr: { type: 'float', low: 1e-4, high: 1e-2, log: true },
     reg: { type: 'float', low: 1e-8, high: 1e-4, log: true },
     layers: { type: 'int', low: 1, high: 4 },
     embeddingDim: { type: 'choice', values: [32, 64] },
-    keepRate: { type: 'float', low: 0.6, high: 1 },
   };
+  if (backbone !== 'simgcl') space.keepRate = { type: 'float', low: 0.6, high: 1 };
+  if (backbone !== 'lightgcn') {
+    space.clWeight = { type: 'float', low: 1e-3, high: 0.5, log: true };
+    space.clTemperature = { type: 'float', low: 0.05, high: 1, log: true };
+  }
+  if (backbone === 'simgcl') space.noiseEps = { type: 'float', low: 0.01, high: 1, log: true };
   if (modelParts(kind).profile) {
     space.kdWeight = { type: 'float', low: 1e-4, high: 1e-1, log: true };
     space.kdTemperature = { type: 'float', low: 0.05, high: 1, log: true };
@@ -104,7 +123,7 @@ export function parseSearchSpace(obj: unknown, source = 'search space', kind?: M
       const hint = RUN_CONFIG_FIELDS.includes(name) ? '' : ' unknown;';
       throw new IrllrecError('range', `${at}:${hint} searchable fields are ${tunable.join(', ')}`);
     }
-    if (kind && ((!modelParts(kind).profile && PROFILE_FIELDS.includes(name)) || (!modelParts(kind).intents && INTENT_FIELDS.includes(name)))) {
+    if (kind && !readsField(kind, name)) {
       throw new IrllrecError('range', `${at} has no effect on model '${kind}'`);
     }
     if (!p || typeof p !== 'object' || Array.isArray(p)) throw new IrllrecError('format', `${at} must be an object with "type": "float", "int" or "choice", got ${JSON.stringify(p)}`);
@@ -214,16 +233,17 @@ export function rungBudgets(epochs: number, eta: number, minEpochs: number): num
 
 /** Resolve defaults and check every setting (errors name the setting and its value). */
 export function studySettings(s: StudySettingsInput): StudySettings {
-  if (!MODEL_KINDS.includes(s.model)) throw new IrllrecError('range', `tune: model must be one of ${MODEL_KINDS.join(', ')}, got '${s.model}'`);
+  const model = canonicalKind(s.model);
+  if (!model) throw new IrllrecError('range', `tune: model must be one of ${MODEL_NAMES.join(', ')}, got '${s.model}'`);
   const evalEvery = positiveInt('evalEvery', s.evalEvery ?? 3);
   const eta = positiveInt('eta', s.eta ?? 3, 2);
   const epochs = positiveInt('epochs', s.epochs ?? 30);
   const minEpochs = positiveInt('minEpochs', s.minEpochs ?? Math.min(epochs, evalEvery + 1));
   if (minEpochs > epochs) throw new IrllrecError('range', `tune: minEpochs ${minEpochs} exceeds epochs ${epochs}`);
   const out: StudySettings = {
-    model: s.model,
+    model,
     ...(s.preset !== undefined ? { preset: presetFor('other', s.preset) } : {}),
-    space: parseSearchSpace(s.space ?? defaultSearchSpace(s.model), 'tune: space', s.model),
+    space: parseSearchSpace(s.space ?? defaultSearchSpace(model), 'tune: space', model),
     trials: positiveInt('trials', s.trials ?? 12),
     eta,
     rungs: rungBudgets(epochs, eta, minEpochs),

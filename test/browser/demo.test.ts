@@ -408,6 +408,24 @@ describe('demo in headless Chromium', () => {
     await page.waitForSelector('#rec-list[data-device="2"] [data-testid=rec-item]');
   });
 
+  it('the backbone choice trains IRLLRec on SimGCL: L_cl plotted, recommendations explained by intents', async () => {
+    await page.selectOption('#backbone', 'simgcl');
+    expect(await page.textContent('#baseline-name')).toBe('SimGCL');
+    await page.uncheck('#model-lightgcn');
+    await page.check('#model-irllrec');
+    await page.fill('#epochs', '1');
+    await page.$eval('#train-panel', (d) => ((d as HTMLDetailsElement).open = true));
+    await page.fill('#max-steps', '2');
+    await page.click('#train-btn');
+    await page.waitForSelector('[data-testid=result-row][data-model=simgcl_int]', { timeout: 200_000 });
+    await idle(page);
+    expect((await resultRow(page, 'simgcl_int')).steps).toBe(2);
+    for (const term of ['bpr', 'kd', 'kd_int', 'cl']) expect(await page.locator(`#loss-legend [data-series=${term}]`).count()).toBe(1);
+    await page.waitForSelector('#rec-list[data-model=simgcl_int] [data-testid=explanation][data-kind=intents]');
+    expect(await page.locator('#rec-list [data-testid=rec-item]').count()).toBe(10);
+    await page.selectOption('#backbone', 'lightgcn');
+  });
+
   it('file inputs: seeded broken model, train.tsv and .npy files end in a loaded result or a typed error, and the page stays usable', async () => {
     expect(downloaded).not.toBeNull();
     const file = downloaded!;

@@ -69,6 +69,24 @@ describe('irllrec CLI', () => {
     expect(JSON.parse(e.stdout.trim())['recall@20']).toBeGreaterThan(0);
   });
 
+  it('train --model simgcl_int (and the reference name lightgcn_int) writes a model of that kind; the epoch log reports L_cl', async () => {
+    const out = join(dir, 'simgcl_int.safetensors');
+    const r = await cli(['train', '--synthetic', '--model', 'simgcl_int', '--epochs', '1', '--max-steps', '3', '--batch-size', '512', '--json', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim()).model).toBe('simgcl_int');
+    expect(r.stderr).toMatch(/epoch 0: .*, cl [0-9.e-]+\)/);
+    const file = parseModelFile(new Uint8Array(readFileSync(out)));
+    expect(file.config.kind).toBe('simgcl_int');
+    expect(file.config.noiseEps).toBeGreaterThan(0);
+    expect([...file.tensors.keys()].some((k) => k.startsWith('int_mlp_m'))).toBe(false);
+    const alias = await cli(['train', '--synthetic', '--model', 'lightgcn_int', '--epochs', '1', '--max-steps', '1', '--batch-size', '512', '--json']);
+    expect(alias.code, alias.stderr).toBe(0);
+    expect(JSON.parse(alias.stdout.trim()).model).toBe('irllrec');
+    const bad = await cli(['train', '--synthetic', '--model', 'simgcl2']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--model must be one of .*sgl_int.*lightgcn_int.*got 'simgcl2'/);
+  });
+
   it('train --data FILE splits a single interaction file (string ids, header) with the seed', async () => {
     const lines = ['user,item,rating'];
     for (let u = 0; u < 40; u++) for (let i = 0; i < 12; i++) if ((u * 7 + i * 3) % 5 !== 0) lines.push(`user${u},item${(u + i * 5) % 50},4`);

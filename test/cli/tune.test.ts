@@ -130,7 +130,7 @@ describe('irllrec tune', () => {
 
     const noModel = await cli(['tune', '--synthetic', '--out', join(dir, 'bad.json')]);
     expect(noModel.code).toBe(1);
-    expect(noModel.stderr).toMatch(/--model must be one of lightgcn, rlmrec, irllrec, got nothing/);
+    expect(noModel.stderr).toMatch(/--model must be one of lightgcn, rlmrec, irllrec, sgl, .*, lightgcn_int, got nothing/);
     const badTrials = await cli(['tune', '--synthetic', '--model', 'lightgcn', '--trials', 'many', '--out', join(dir, 'bad.json')]);
     expect(badTrials.code).toBe(2);
     expect(badTrials.stderr).toMatch(/--trials must be a non-negative integer, got 'many'/);

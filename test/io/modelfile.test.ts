@@ -8,6 +8,7 @@ import { float32Tensor, readSafetensors, writeSafetensors } from '../../src/io/s
 import { Recommender } from '../../src/serve/recommender.js';
 import { parseCheckpoint } from '../../src/train/checkpoint.js';
 import { createModel } from '../../src/train/trainer.js';
+import { MODEL_KINDS, modelConfig } from '../../src/models/config.js';
 import { cpu } from '../helpers.js';
 
 const ds = syntheticDataset({ seed: 4, numUsers: 40, numItems: 50, numIntents: 4, textDim: 8, interactionsPerUser: 6 });
@@ -32,23 +33,50 @@ const STATE_DICT_KEYS = {
   lightgcn: ['user_embeds', 'item_embeds'],
   rlmrec: ['user_embeds', 'item_embeds', ...mlp('mlp')],
   irllrec: ['user_embeds', 'item_embeds', 'user_intent', 'item_intent', ...mlp('mlp'), ...mlp('int_mlp'), ...mlp('int_mlp_m')],
+  // The backbones (backbones spec §2): the same tables; their _int modules define no int_mlp_m.
+  sgl: ['user_embeds', 'item_embeds'],
+  sgl_plus: ['user_embeds', 'item_embeds', ...mlp('mlp')],
+  sgl_int: ['user_embeds', 'item_embeds', 'user_intent', 'item_intent', ...mlp('mlp'), ...mlp('int_mlp')],
+  simgcl: ['user_embeds', 'item_embeds'],
+  simgcl_plus: ['user_embeds', 'item_embeds', ...mlp('mlp')],
+  simgcl_int: ['user_embeds', 'item_embeds', 'user_intent', 'item_intent', ...mlp('mlp'), ...mlp('int_mlp')],
 } as const;
 
 describe('model files', () => {
-  for (const kind of ['lightgcn', 'rlmrec', 'irllrec'] as const) {
+  for (const kind of MODEL_KINDS) {
     it(`${kind}: the tensors are exactly the reference's state_dict keys (load_state_dict strict=True), training data in the metadata`, async () => {
       const m = createModel(cpu('f32'), ds, { model: kind, seed: 1 });
       const bytes = await serializeModel(m, { train: ds.train, userIds: ds.userIds, itemIds: ds.itemIds, datasetName: ds.name });
-      m.dispose();
       const { tensors, metadata } = readSafetensors(bytes);
       expect([...tensors.keys()].sort()).toEqual([...STATE_DICT_KEYS[kind]].sort());
       for (const t of tensors.values()) expect(t.dtype).toBe('F32');
       const file = parseModelFile(bytes);
+      expect(file.config).toEqual(m.config);
       expect(Array.from(file.train!.users)).toEqual(Array.from(ds.train.users));
       expect(Array.from(file.train!.items)).toEqual(Array.from(ds.train.items));
       expect(metadata.train.length).toBeLessThan(ds.train.users.length * 4); // compact: a few bytes each
+      m.dispose();
     });
   }
+
+  it("the authors' state_dict of a backbone model loads as the kind named (its tensor names are LightGCN's), and a kind whose towers differ is refused", async () => {
+    for (const kind of ['sgl', 'simgcl_plus', 'sgl_int'] as const) {
+      const m = createModel(cpu('f32'), ds, { model: kind, seed: 1 });
+      const tensors: Record<string, ReturnType<typeof float32Tensor>> = {};
+      for (const [name, t] of await m.exportParameters()) tensors[name] = float32Tensor(t.data, t.shape);
+      const bare = writeSafetensors(tensors, {});
+      expect(parseModelFile(bare).config.kind).toBe(kind === 'sgl' ? 'lightgcn' : kind === 'simgcl_plus' ? 'rlmrec' : 'irllrec');
+      const named = parseModelFile(bare, 'sgl.safetensors', { kind });
+      expect(named.config).toEqual(modelConfig(kind, 'other', { embeddingDim: m.config.embeddingDim, numIntents: m.config.numIntents }, 'reference'));
+      m.dispose();
+    }
+    const plain = createModel(cpu('f32'), ds, { model: 'sgl', seed: 1 });
+    const tensors: Record<string, ReturnType<typeof float32Tensor>> = {};
+    for (const [name, t] of await plain.exportParameters()) tensors[name] = float32Tensor(t.data, t.shape);
+    expectFormatError(() => parseModelFile(writeSafetensors(tensors, {}), 'f', { kind: 'simgcl_int' }), /f: a simgcl_int model has profile tower and has intent branch, but the file has no 'mlp.0.weight'/);
+    expect(() => parseModelFile(writeSafetensors(tensors, {}), 'f', { kind: 'sgl2' })).toThrow(/unknown model kind 'sgl2'/);
+    plain.dispose();
+  });
 
   it('the interaction codec round-trips large, unsorted and repeated ids and rejects damage', () => {
     const users = Uint32Array.from([0, 5, 5, 2 ** 31, 3, 0, 4_000_000_000, 7]);
@@ -129,6 +157,17 @@ describe('PyTorch pickles are recognised and refused, never unpickled', () => {
       }
     });
   }
+
+  it('a safetensors file whose header is 640, 896, 1152 or 1408 bytes (first bytes 0x80 0x02…0x05, as a pickle) is read', () => {
+    for (const length of [0x0280, 0x0380, 0x0480, 0x0580]) {
+      // Pad a metadata string until the header (JSON padded to 8 bytes) is exactly `length` bytes.
+      let pad = 0;
+      let bytes = writeSafetensors({ x: float32Tensor(Float32Array.of(1, 2), [2]) }, { pad: '' });
+      while (new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) < length) bytes = writeSafetensors({ x: float32Tensor(Float32Array.of(1, 2), [2]) }, { pad: 'p'.repeat(++pad) });
+      expect(Array.from(bytes.subarray(0, 2))).toEqual([0x80, length >> 8]);
+      expect(Array.from(readSafetensors(bytes, 'f').tensors.get('x')!.shape)).toEqual([2]);
+    }
+  });
 
   it('Recommender.load, and other zip files (an .npz) get their own message', async () => {
     await expect(Recommender.load(torchZip, { backend: cpu('f32') })).rejects.toThrow(/a PyTorch checkpoint/);

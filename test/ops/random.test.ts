@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropoutValues, randomNormal } from '../../src/ops/random.js';
+import { addSignNoise, addSignNoiseCpu, dropoutValues, randomNormal } from '../../src/ops/random.js';
 import type { Backend } from '../../src/ops/tensor.js';
 import { hashNormal, hashU32, hashUniform } from '../../src/util/random.js';
 import { cpu, expectClose, gpu, randArray, rng } from '../helpers.js';
@@ -113,5 +113,66 @@ describe('dropoutValues (spec §1.7)', () => {
     expect(() => dropoutValues(be, v, v, 1, 0.5)).toThrow(/values and out must be different/);
     expect(() => randomNormal(be, be.zeros([4], 'u32'), 1)).toThrow(/randomNormal: out .* dtype u32, expected f32/);
     expect(() => randomNormal(be, v, 2 ** 32)).toThrow(/randomNormal: seed must be an integer/);
+  });
+});
+
+describe('addSignNoise (SimGCL, backbones spec §3.3)', () => {
+  // Odd row count (not a multiple of the 64-row workgroup), odd width, an all-zero row and scattered zeros.
+  const rows = 131;
+  const d = 7;
+  function layer(): Float64Array {
+    const h = Float64Array.from(randArray(rng(8), rows * d), Math.fround);
+    for (let c = 0; c < d; c++) h[5 * d + c] = 0;
+    for (const k of [3, 100, 411]) h[k] = 0;
+    return h;
+  }
+
+  for (const eps of [0.9, 0.1]) {
+    it(`adds ε·n(R)⊙sign(H) with the twin's uniforms on both backends (ε = ${eps})`, async () => {
+      const h0 = layer();
+      const seed = 2024;
+      const res = await runBoth(async (be) => {
+        const h = be.tensor(h0, [rows, d]);
+        addSignNoise(be, h, seed, eps);
+        return be.read(h);
+      });
+      expectClose(res.gpu, res.cpu, { atol: 2e-7, rtol: 1e-6 }, 'noisy layer');
+      for (let r = 0; r < rows; r++) {
+        let sq = 0;
+        for (let c = 0; c < d; c++) sq += hashUniform(seed, r * d + c) ** 2;
+        let noiseSq = 0;
+        for (let c = 0; c < d; c++) {
+          const k = r * d + c;
+          const want = h0[k] + (eps * hashUniform(seed, k) * Math.sign(h0[k])) / Math.sqrt(sq);
+          expect(res.cpu[k]).toBeCloseTo(want, 14);
+          // The noise moves every coordinate away from 0 (same orthant), zeros stay zero.
+          if (h0[k] === 0) expect(res.gpu[k]).toBe(0);
+          else expect(Math.abs(res.cpu[k])).toBeGreaterThanOrEqual(Math.abs(h0[k]));
+          noiseSq += (res.cpu[k] - h0[k]) ** 2;
+        }
+        // A row without zeros gets noise of norm exactly ε.
+        if (r !== 5 && ![3, 100, 411].some((k) => Math.floor(k / d) === r)) expect(Math.sqrt(noiseSq)).toBeCloseTo(eps, 12);
+      }
+    });
+  }
+
+  it('a different seed draws different noise; ε = 0 leaves the layer as it is', async () => {
+    const h0 = layer();
+    const a = Float64Array.from(h0);
+    const b = Float64Array.from(h0);
+    addSignNoiseCpu(a, rows, d, 1, 0.5);
+    addSignNoiseCpu(b, rows, d, 2, 0.5);
+    expect(a[0]).not.toBe(b[0]);
+    const g = await gpu();
+    const h = g.tensor(h0, [rows, d]);
+    addSignNoise(g, h, 1, 0);
+    expect(Array.from(await g.read(h))).toEqual(Array.from(h0, Math.fround));
+  });
+
+  it('rejects a negative ε, a bad seed and a vector', () => {
+    const be = cpu();
+    expect(() => addSignNoise(be, be.zeros([2, 3]), 1, -0.1)).toThrow(/addSignNoise: eps must be a finite number ≥ 0/);
+    expect(() => addSignNoise(be, be.zeros([2, 3]), -1, 0.1)).toThrow(/addSignNoise: seed must be an integer/);
+    expect(() => addSignNoise(be, be.zeros([6]), 1, 0.1)).toThrow(/addSignNoise/);
   });
 });

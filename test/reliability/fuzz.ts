@@ -346,7 +346,7 @@ async function modelSeeds(): Promise<{ models: Uint8Array[]; checkpoints: Uint8A
     const config = kind === 'lightgcn' ? { embeddingDim: 4, layers: 1 } : { embeddingDim: 4, layers: 1, numIntents: 2 };
     const model = createModel(be, data, { model: kind, config, seed: 1 });
     models.push(await serializeModel(model, { train: data.train, userIds: data.userIds, itemIds: data.itemIds, datasetName: 'fuzz' }));
-    const losses = { bpr: 0.69, reg: 0, kd: 0, kd_int: 0, ssl: 0, itm: 0, total: 0.69 };
+    const losses = { bpr: 0.69, reg: 0, kd: 0, kd_int: 0, ssl: 0, itm: 0, cl: 0, total: 0.69 };
     const state = { epoch: 1, steps: 3, rngState: 77, best: 0.25, bestEpoch: 0, patience: 0, history: [{ epoch: 0, steps: 3, losses, seconds: 0.1, val: { 'recall@20': 0.25 }, improved: true }] };
     checkpoints.push(serializeCheckpoint(await captureCheckpoint(model, state, null, data)));
     model.dispose();

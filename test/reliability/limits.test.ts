@@ -13,7 +13,7 @@ import { buildGraph } from '../../src/data/graph.js';
 import { syntheticDataset } from '../../src/data/synthetic.js';
 import { IrllrecError } from '../../src/errors.js';
 import { serializeModel } from '../../src/io/modelfile.js';
-import { type ModelConfig, type ModelKind, modelConfig } from '../../src/models/config.js';
+import { type ModelConfig, type ModelKind, modelConfig, modelParts } from '../../src/models/config.js';
 import {
   CPU_MAX_TENSOR_BYTES,
   type PlannedBinding,
@@ -50,6 +50,12 @@ const CONFIGS: Record<ModelKind, Partial<ModelConfig>> = {
   lightgcn: { embeddingDim: 8, layers: 2, keepRate: 0.8 },
   rlmrec: { embeddingDim: 8, layers: 2, keepRate: 0.8 },
   irllrec: { embeddingDim: 8, layers: 2, numIntents: 3 },
+  sgl: { embeddingDim: 8, layers: 2 },
+  sgl_plus: { embeddingDim: 8, layers: 2 },
+  sgl_int: { embeddingDim: 8, layers: 2, numIntents: 3 },
+  simgcl: { embeddingDim: 8, layers: 2 },
+  simgcl_plus: { embeddingDim: 8, layers: 2 },
+  simgcl_int: { embeddingDim: 8, layers: 2, numIntents: 3 },
 };
 const KS = [5, 10, 20];
 const graph = buildGraph(data);
@@ -100,12 +106,15 @@ describe('the binding plan covers every buffer the pool allocates', () => {
     ['rlmrec', {}],
     ['irllrec', {}],
     ['irllrec', { textPrecision: 'f16' }],
+    ['sgl_int', {}],
+    ['simgcl_int', {}],
+    ['sgl', {}],
   ];
   for (const [kind, extra] of cases) {
     it(`${kind}${extra.textPrecision ? ` (${extra.textPrecision} text)` : ''}: fit, loss, evaluate, serve, recommend, personalize`, async () => {
       const be = await gpu();
       const B = 32;
-      const text = kind !== 'lightgcn';
+      const text = modelParts(kind).profile;
       const config = { ...CONFIGS[kind], ...extra };
       const input = modelPlanInput(modelConfig(kind, data.name, config), { ...data, graph });
       const d = input.config.embeddingDim;

@@ -53,6 +53,19 @@ const allUsers = Array.from({ length: NU }, (_, i) => i);
 
 afterAll(async () => (await gpu()).destroy());
 
+/** softmax(x[row]·W) over the K intents (W: d×K). */
+function intentWeights(x: Float64Array, row: number, w: Float32Array, d: number, K: number): number[] {
+  const z = Array.from({ length: K }, (_, k) => {
+    let s = 0;
+    for (let c = 0; c < d; c++) s += x[row * d + c] * w[c * K + k];
+    return s;
+  });
+  const mx = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - mx));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
 describe('Recommender on WebGPU: rankings equal a brute-force CPU ranking', () => {
   let rec: Recommender;
   let ref: Awaited<ReturnType<typeof hostEfin>>;
@@ -156,21 +169,10 @@ describe('Recommender on WebGPU: rankings equal a brute-force CPU ranking', () =
     const model = makeModel(be, 'irllrec'); // the same seed: the same parameters as the loaded file
     const p = await model.exportParameters();
     model.dispose();
-    const K = 6;
     const d = ref.d;
     const wu = p.get('user_intent')!.data;
     const wi = p.get('item_intent')!.data;
-    const softmax = (x: Float64Array, row: number, w: Float32Array) => {
-      const z = Array.from({ length: K }, (_, k) => {
-        let s = 0;
-        for (let c = 0; c < d; c++) s += x[row * d + c] * w[c * K + k];
-        return s;
-      });
-      const mx = Math.max(...z);
-      const e = z.map((v) => Math.exp(v - mx));
-      const sum = e.reduce((a, b) => a + b, 0);
-      return e.map((v) => v / sum);
-    };
+    const softmax = (x: Float64Array, row: number, w: Float32Array) => intentWeights(x, row, w, d, 6);
     const u = 12;
     const items = [1, 30, 64];
     const ex = await rec.explain(u, items, { intents: 4, examples: 2, becauseOf: 3 });
@@ -283,4 +285,31 @@ describe('Recommender on the CPU backend and for models without intents', () => 
     rec.dispose();
     await expect(rec.recommend([0])).rejects.toThrow(/disposed/);
   });
+
+  for (const kind of ['sgl_int', 'simgcl_int'] as const) {
+    it(`${kind} from its model file: rankings on the clean E_fin, intent explanations from its prototypes, personalisation`, async () => {
+      const c = cpu('f32');
+      const model = makeModel(c, kind);
+      const ref = await hostEfin(model);
+      const p = await model.exportParameters();
+      const rec = await Recommender.load(await serializeModel(model, { train: TRAIN }), { backend: c });
+      model.dispose();
+      expect(rec.kind).toBe(kind);
+      expect(rec.hasIntents).toBe(true);
+      const u = 12;
+      const { ids } = await rec.recommend(u, { k: 5 });
+      expect(Array.from(ids)).toEqual(bruteTopK((i) => dot(ref.users, u, ref.items, i, ref.d), allItems, seenOf(u), 5).ids);
+      const e = await rec.explain(u, ids[0], { intents: 6 });
+      expect(e.kind).toBe('intents');
+      const pu = intentWeights(ref.users, u, p.get('user_intent')!.data, ref.d, 6);
+      const pi = intentWeights(ref.items, ids[0], p.get('item_intent')!.data, ref.d, 6);
+      for (const x of e.intents) {
+        expect(x.userWeight).toBeCloseTo(pu[x.intent], 5);
+        expect(x.itemWeight).toBeCloseTo(pi[x.intent], 5);
+      }
+      const me = await rec.personalize({ items: [1, 5, 7] });
+      expect((await rec.recommend(me, { k: 3 })).ids.length).toBe(3);
+      rec.dispose();
+    });
+  }
 });

@@ -24,11 +24,17 @@ function build(be: Backend, cfg: ModelConfig) {
 }
 
 describe('per-term gradients (float64 CPU twin)', () => {
-  it('the per-term gradients of every parameter add up to the whole loss gradient', async () => {
+  // SGL's and SimGCL's _int: L_cl instead of ssl and ITM; sgl_int's kd_int alone still reads view 2's draws.
+  const cases = [
+    ['irllrec', WEIGHTS, ['bpr', 'reg', 'kd', 'kd_int', 'ssl', 'itm']],
+    ['sgl_int', { ...WEIGHTS, sslWeight: 0, itmWeight: 0, clWeight: 0.3, keepRate: 0.7 }, ['bpr', 'reg', 'kd', 'kd_int', 'cl']],
+    ['simgcl_int', { ...WEIGHTS, sslWeight: 0, itmWeight: 0, clWeight: 0.3, noiseEps: 0.5 }, ['bpr', 'reg', 'kd', 'kd_int', 'cl']],
+  ] as const;
+  for (const [kind, weights, want] of cases) it(`${kind}: the per-term gradients of every parameter add up to the whole loss gradient`, async () => {
     const be = cpu('f64');
-    const m = build(be, modelConfig('irllrec', 'other', WEIGHTS));
+    const m = build(be, modelConfig(kind, 'other', weights));
     const terms = activeTerms(m);
-    expect(terms).toEqual(['bpr', 'reg', 'kd', 'kd_int', 'ssl', 'itm']);
+    expect(terms).toEqual(want);
     const sums = new Map<string, Float64Array>();
     for (const term of terms) {
       await m.computeGradients(BATCH, { noiseSeed: 9, terms: [term] });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { syntheticDataset } from '../../src/data/synthetic.js';
 import type { Dataset } from '../../src/data/types.js';
 import { IrllrecError } from '../../src/errors.js';
+import { MODEL_KINDS } from '../../src/models/config.js';
 import { parseRunConfig } from '../../src/train/runconfig.js';
 import { fit } from '../../src/train/trainer.js';
 import {
@@ -74,7 +75,14 @@ const decisions = (state: StudyState) => state.trials.map((t) => ({ id: t.id, co
 
 describe('tune: search spaces', () => {
   it('accepts the default space of every model kind, and refuses alignment fields on models without them', () => {
-    for (const kind of ['lightgcn', 'rlmrec', 'irllrec'] as const) expect(Object.keys(parseSearchSpace(defaultSearchSpace(kind), 'default', kind))).toEqual(Object.keys(defaultSearchSpace(kind)));
+    for (const kind of MODEL_KINDS) expect(Object.keys(parseSearchSpace(defaultSearchSpace(kind), 'default', kind))).toEqual(Object.keys(defaultSearchSpace(kind)));
+    // The backbones search L_cl's weight and temperature; SGL its keep rate, SimGCL its noise instead.
+    expect(Object.keys(defaultSearchSpace('sgl_int'))).toEqual(expect.arrayContaining(['clWeight', 'clTemperature', 'keepRate', 'intWeight', 'kdWeight']));
+    expect(Object.keys(defaultSearchSpace('simgcl'))).toEqual(expect.arrayContaining(['clWeight', 'clTemperature', 'noiseEps']));
+    expect(Object.keys(defaultSearchSpace('simgcl'))).not.toContain('keepRate');
+    expect(() => parseSearchSpace(defaultSearchSpace('simgcl'), 'space.json', 'sgl')).toThrow(/field 'noiseEps' has no effect on model 'sgl'/);
+    expect(() => parseSearchSpace({ sslWeight: { type: 'float', low: 1e-8, high: 1e-6, log: true } }, 'space.json', 'sgl_int')).toThrow(/field 'sslWeight' has no effect on model 'sgl_int'/);
+    expect(() => parseSearchSpace({ clWeight: { type: 'float', low: 1e-3, high: 1e-1, log: true } }, 'space.json', 'irllrec')).toThrow(/field 'clWeight' has no effect on model 'irllrec'/);
     expect(Object.keys(defaultSearchSpace('irllrec'))).toEqual(expect.arrayContaining(['intWeight', 'intTemperature', 'kdWeight', 'kdTemperature', 'lr', 'reg', 'layers', 'embeddingDim', 'keepRate']));
     expect(() => parseSearchSpace(defaultSearchSpace('irllrec'), 'space.json', 'lightgcn')).toThrow(/space\.json: field 'kdWeight' has no effect on model 'lightgcn'/);
   });
