@@ -290,7 +290,7 @@ describe('Recommender on the CPU backend and for models without intents', () => 
     it(`${kind} from its model file: rankings on the clean E_fin, intent explanations from its prototypes, personalisation`, async () => {
       const c = cpu('f32');
       const model = makeModel(c, kind);
-      const ref = await hostEfin(model);
+      const ref = await hostEfin(model, TRAIN);
       const p = await model.exportParameters();
       const rec = await Recommender.load(await serializeModel(model, { train: TRAIN }), { backend: c });
       model.dispose();
