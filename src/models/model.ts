@@ -14,7 +14,7 @@ import type { Graph } from '../data/graph.js';
 import type { Matrix } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { type EdgeGraph, edgeWeights, edgeWeightsBackward } from '../ops/adaptive.js';
-import { type PackedF16Matrix, matmul, packF16Matrix } from '../ops/dense.js';
+import { PackedF16Matrix, matmul, packF16Checked } from '../ops/dense.js';
 import { addInto, axpy, mulOnePlus, scaleInPlace } from '../ops/elementwise.js';
 import { type RowGroups, disposeRowGroups, gatherRows, rowGroups, scatterAddRows } from '../ops/gather.js';
 import { bpr, infoNce } from '../ops/losses.js';
@@ -24,11 +24,12 @@ import { sumSquares } from '../ops/reduce.js';
 import { itmLoss, normalizeRows, normalizeRowsBackward, softmaxRows, softmaxRowsBackward } from '../ops/rowwise.js';
 import { type Csr, spmm } from '../ops/spmm.js';
 import { sslContrastive } from '../ops/ssl.js';
-import type { Backend, Tensor } from '../ops/tensor.js';
+import { type Backend, type Tensor, UPLOAD_CHUNK_BYTES } from '../ops/tensor.js';
+import { packedF16RowWords } from '../util/f16.js';
 import { Rng, hashU32 } from '../util/random.js';
 import { LOSS_NAMES, type LossComponents, type LossName, type ModelConfig, modelParts, validateConfig } from './config.js';
-import { type MlpCache, type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes, uniform, xavier } from './mlp.js';
-import { type ModelPlanInput, checkPlan, modelPlanInput, planCreation, planStep } from './plan.js';
+import { type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes, uniform, xavier } from './mlp.js';
+import { type ModelPlanInput, type TowerMemory, checkPlan, modelPlanInput, planCreation, planStep, towerMemory } from './plan.js';
 
 /** One mini-batch of training triples (item ids are 0-based item ids, not node ids). */
 export interface Batch {
@@ -78,14 +79,6 @@ export const PROFILE_MLP = mlpNames('mlp');
 export const INTENT_MLP = mlpNames('int_mlp');
 export const TEACHER_MLP = mlpNames('int_mlp_m');
 
-function concatRows(a: Matrix, b: Matrix, what: string): Float32Array {
-  if (a.cols !== b.cols) throw new IrllrecError('shape', `${what}: user embeddings are ${a.cols}-d but item embeddings are ${b.cols}-d`);
-  const out = new Float32Array((a.rows + b.rows) * a.cols);
-  out.set(a.data.subarray(0, a.rows * a.cols));
-  out.set(b.data.subarray(0, b.rows * b.cols), a.rows * a.cols);
-  return out;
-}
-
 function checkMatrix(m: Matrix | undefined, rows: number, what: string): Matrix {
   if (!m) throw new IrllrecError('data', `${what} is required by this model but was not provided`);
   if (m.rows !== rows) throw new IrllrecError('shape', `${what}: ${m.rows} rows, expected ${rows}`);
@@ -114,6 +107,8 @@ export class RecModel {
   /** Adam steps taken (the next step uses t = step + 1). */
   step = 0;
   adam: AdamConfig = { ...ADAM_DEFAULTS };
+  /** How the text towers hold their hidden activations in a step (src/models/plan.ts `towerMemory`; results do not depend on it). */
+  towerMemory: TowerMemory;
   /** The ssl term's share of loss slot 4 in the last recording (the rest is ITM's; see readLosses). */
   private sslShare = 0;
 
@@ -148,21 +143,38 @@ export class RecModel {
     const parts = modelParts(config.kind);
     const t = data.text ?? {};
     const has = (a?: Matrix, b?: Matrix) => a !== undefined || b !== undefined;
-    // The text (rounded to f32 by concatRows) is uploaded as f32, or rounded once more to f16 on the host
-    // and packed (textPrecision 'f16'): the same values on every backend.
-    const uploadText = (values: Float32Array, cols: number, label: string): Tensor | PackedF16Matrix =>
-      config.textPrecision === 'f16' ? packF16Matrix(be, values, this.n, cols, label) : be.tensor(values, [this.n, cols], 'f32', label);
+    // The text goes to the device in blocks of rows, users then items, with no host copy of a whole table:
+    // f32 (rounded to f32 as the staging copy is written, if it was not already), or rounded to f16 on the
+    // host block by block and packed (textPrecision 'f16'): the same values on every backend.
+    const uploadText = (u: Matrix, i: Matrix, what: string, label: string): Tensor | PackedF16Matrix => {
+      if (u.cols !== i.cols) throw new IrllrecError('shape', `${what}: user embeddings are ${u.cols}-d but item embeddings are ${i.cols}-d`);
+      const cols = u.cols;
+      const f16 = config.textPrecision === 'f16';
+      const width = f16 ? packedF16RowWords(cols) : cols;
+      const table = be.zeros([this.n, width], f16 ? 'u32' : 'f32', label);
+      const rowsPerBlock = Math.max(1, Math.floor(UPLOAD_CHUNK_BYTES / (4 * Math.max(1, width))));
+      let row = 0;
+      for (const m of [u, i]) {
+        for (let r = 0; r < m.rows; r += rowsPerBlock) {
+          const rows = Math.min(rowsPerBlock, m.rows - r);
+          const values = m.data.subarray(r * cols, (r + rows) * cols);
+          be.writeRange(table, row * width, f16 ? packF16Checked(values, rows, cols, label, row) : values);
+          row += rows;
+        }
+      }
+      return f16 ? new PackedF16Matrix(table, this.n, cols) : table;
+    };
     // Text is needed to train the towers; a model loaded only to rank (E_fin needs no text) may lack it,
     // in which case `textDims` gives the towers' input widths.
     if (parts.profile && has(t.userProfile, t.itemProfile)) {
       const pu = checkMatrix(t.userProfile, this.numUsers, 'user profile embeddings');
       const pi = checkMatrix(t.itemProfile, this.numItems, 'item profile embeddings');
-      this.profile = uploadText(concatRows(pu, pi, 'profile embeddings'), pu.cols, 'text.profile');
+      this.profile = uploadText(pu, pi, 'profile embeddings', 'text.profile');
     } else this.profile = null;
     if (parts.intents && has(t.userIntent, t.itemIntent)) {
       const qu = checkMatrix(t.userIntent, this.numUsers, 'user intent embeddings');
       const qi = checkMatrix(t.itemIntent, this.numItems, 'item intent embeddings');
-      this.intent = uploadText(concatRows(qu, qi, 'intent embeddings'), qu.cols, 'text.intent');
+      this.intent = uploadText(qu, qi, 'intent embeddings', 'text.intent');
     } else this.intent = null;
     this.textDims = {
       profile: this.profile?.cols ?? data.textDims?.profile ?? 0,
@@ -171,6 +183,7 @@ export class RecModel {
     if (parts.profile && !this.textDims.profile) throw new IrllrecError('data', `${config.kind} needs user and item profile embeddings (or textDims.profile for a ranking-only model)`);
     if (parts.intents && !this.textDims.intent) throw new IrllrecError('data', `${config.kind} needs user and item intent embeddings (or textDims.intent for a ranking-only model)`);
     this.lossVec = be.zeros([NUM_SLOTS], 'f32', 'losses');
+    this.towerMemory = towerMemory(this.textDims.profile, this.textDims.intent, config.embeddingDim);
   }
 
   /** A freshly initialised model (spec §2, including the teacher-initialisation quirk). */
@@ -196,7 +209,7 @@ export class RecModel {
   }
   /** The sizes this model's binding plan depends on (src/models/plan.ts). */
   planInput(): ModelPlanInput {
-    return { config: this.config, numUsers: this.numUsers, numItems: this.numItems, edges: this.adj.nnz, profileDim: this.profileDim, intentDim: this.intentDim, withText: this.canTrain };
+    return { config: this.config, numUsers: this.numUsers, numItems: this.numItems, edges: this.adj.nnz, profileDim: this.profileDim, intentDim: this.intentDim, withText: this.canTrain, towers: this.towerMemory };
   }
   /** Whether the text embeddings needed for training are loaded. */
   get canTrain(): boolean {
@@ -475,22 +488,24 @@ export class RecModel {
       }
     }
 
-    // ---- F5: text towers over all rows
+    // ---- F5: text towers over all rows, in row blocks; A kept for the backward only when the plan says so
+    const towers = this.towerMemory;
+    const towerOpts = (label: string, hidden: number) => ({
+      blockRows: towers.blockRows,
+      label,
+      activations: mode.grads && towers.keepActivations ? tmp([n, hidden], `${label}.A`) : undefined,
+    });
     let pt: Tensor | null = null;
-    let profileCache: MlpCache | null = null;
+    const profileOpts = needPt ? towerOpts('profile', this.p(PROFILE_MLP.w1).shape[0]) : null;
     if (needPt) {
-      const hidden = this.p(PROFILE_MLP.w1).shape[0];
-      profileCache = { h: tmp([n, hidden], 'profile.h'), a: tmp([n, hidden], 'profile.a') };
       pt = tmp([n, d], 'P~');
-      mlpForward(be, this.mlp(PROFILE_MLP), this.profile!, pt, profileCache);
+      mlpForward(be, this.mlp(PROFILE_MLP), this.profile!, pt, profileOpts!);
     }
     let z: Tensor | null = null;
-    let intentCache: MlpCache | null = null;
+    const intentOpts = needZ ? towerOpts('intent', this.p(INTENT_MLP.w1).shape[0]) : null;
     if (needZ) {
-      const hidden = this.p(INTENT_MLP.w1).shape[0];
-      intentCache = { h: tmp([n, hidden], 'intent.h'), a: tmp([n, hidden], 'intent.a') };
       z = tmp([n, d], 'Z');
-      mlpForward(be, this.mlp(INTENT_MLP), this.intent!, z, intentCache);
+      mlpForward(be, this.mlp(INTENT_MLP), this.intent!, z, intentOpts!);
     }
 
     // Gradient sinks (spec §5).
@@ -590,7 +605,7 @@ export class RecModel {
       }
       if (itmScale > 0) {
         const tOut = tmp([n, d], 'T');
-        mlpForward(be, teacher, this.intent!, tOut);
+        mlpForward(be, teacher, this.intent!, tOut, { blockRows: towers.blockRows, label: 'teacher' });
         itmLoss(be, z!, tOut, this.lossVec, SLOT.itm, { lossScale: (-0.6 * itmScale) / n, gradScale: (0.6 * itmScale) / n, gZ, accumulate: true });
       }
     }
@@ -600,8 +615,8 @@ export class RecModel {
 
     // ---- F8: backward
     if (mode.grads) {
-      if (gPt) mlpBackward(be, this.mlp(PROFILE_MLP), this.profile!, profileCache!, gPt, this.mlp(PROFILE_MLP, 'grads'));
-      if (gZ) mlpBackward(be, this.mlp(INTENT_MLP), this.intent!, intentCache!, gZ, this.mlp(INTENT_MLP, 'grads'));
+      if (gPt) mlpBackward(be, this.mlp(PROFILE_MLP), this.profile!, gPt, this.mlp(PROFILE_MLP, 'grads'), profileOpts!);
+      if (gZ) mlpBackward(be, this.mlp(INTENT_MLP), this.intent!, gZ, this.mlp(INTENT_MLP, 'grads'), intentOpts!);
       this.graphBackward(E, layers, adjValues, gF!, gYbar, temps);
       // L2 gradient 2λθ on every trainable tensor, every step (§4.2).
       if (cfg.reg > 0) for (const [name, t] of this.params) axpy(be, 2 * cfg.reg, t, this.grads.get(name)!);
