@@ -407,6 +407,13 @@ export class RecModel {
       temps.push(t);
       return t;
     };
+    // Temporaries that only `body` reads go back to the pool as soon as it is recorded, for the later work
+    // of the step to reuse (the step's peak is then what is live at once, not the sum of everything).
+    const scoped = (body: () => void) => {
+      const start = temps.length;
+      body();
+      for (const t of temps.splice(start)) t.dispose();
+    };
     const groups: RowGroups[] = [];
     const nodeGroups = (ids: Uint32Array, offset: number, label: string) => {
       const node = new Uint32Array(ids.length);
@@ -478,8 +485,8 @@ export class RecModel {
         };
         be.copyRange(E[l], 0, lc.u, 0, nu * d);
         be.copyRange(E[l], nu * d, lc.i, 0, ni * d);
-        this.intentSide(lc.u, wu, lc.piU, lc.c, 0, `u${l}`, temps);
-        this.intentSide(lc.i, wi, lc.piI, lc.c, nu * d, `i${l}`, temps);
+        this.intentSide(lc.u, wu, lc.piU, lc.c, 0, `u${l}`);
+        this.intentSide(lc.i, wi, lc.piI, lc.c, nu * d, `i${l}`);
         normalizeRows(be, lc.c, lc.cHat, { mode: 'hard' });
         edgeWeights(be, this.edges, lc.cHat, lc.G, lc.rho);
         spmm(be, this.adj, E[l], y, { values: lc.G });
@@ -574,13 +581,13 @@ export class RecModel {
         if (gAnchor && gAi) scatterAddRows(be, gAi, grp, gAnchor);
       }
     };
-    if (needPt) alignment(efin, pt!, gF, gPt, cfg.kdWeight, cfg.kdTemperature, SLOT.kd, 'kd');
-    if (needYbar) alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int');
+    if (needPt) scoped(() => alignment(efin, pt!, gF, gPt, cfg.kdWeight, cfg.kdTemperature, SLOT.kd, 'kd'));
+    if (needYbar) scoped(() => alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int'));
 
     if (parts.intents) {
       // ssl (§4.6): multiplicative Gaussian noise, all N nodes, τ = 1. Weight w2·(1 + 0.4·w3): it enters
       // the total once directly and once inside ITM.
-      if (sslScale > 0) {
+      if (sslScale > 0) scoped(() => {
         const xi1 = tmp([n, d], 'xi1');
         const xi2 = tmp([n, d], 'xi2');
         randomNormal(be, xi1, seedNoise1);
@@ -596,18 +603,18 @@ export class RecModel {
           mulOnePlus(be, gXs, xi1, gZ!, { accumulate: true });
           mulOnePlus(be, gYs, xi2, gF!, { accumulate: true });
         }
-      }
+      });
       // EMA of the teacher from the student's current (pre-Adam) values, then the teacher forward (§4.7).
       const teacher = this.mlp(TEACHER_MLP, 'teacher');
       if (mode.updateTeacher) {
         const student = this.mlp(INTENT_MLP);
         for (const k of ['w1', 'b1', 'w2', 'b2'] as const) emaUpdate(be, teacher[k], student[k], cfg.emaMomentum);
       }
-      if (itmScale > 0) {
+      if (itmScale > 0) scoped(() => {
         const tOut = tmp([n, d], 'T');
         mlpForward(be, teacher, this.intent!, tOut, { blockRows: towers.blockRows, label: 'teacher' });
         itmLoss(be, z!, tOut, this.lossVec, SLOT.itm, { lossScale: (-0.6 * itmScale) / n, gradScale: (0.6 * itmScale) / n, gZ, accumulate: true });
-      }
+      });
     }
 
     if (mode.views?.ybar && ybar) be.copy(ybar, mode.views.ybar);
@@ -627,7 +634,7 @@ export class RecModel {
   }
 
   /** One side of the intent branch: Π = softmax(X·W), C[rows] = Π·Wᵀ written at element `cOffset` of `c`. */
-  private intentSide(x: Tensor, w: Tensor, pi: Tensor, c: Tensor, cOffset: number, tag: string, temps: Tensor[]): void {
+  private intentSide(x: Tensor, w: Tensor, pi: Tensor, c: Tensor, cOffset: number, tag: string): void {
     const be = this.be;
     const logits = be.zeros(pi.shape, 'f32', `S_${tag}`);
     matmul(be, x, w, logits);
@@ -636,7 +643,7 @@ export class RecModel {
     const side = be.zeros(x.shape, 'f32', `C_${tag}`);
     matmul(be, pi, w, side, { transB: true });
     be.copyRange(side, 0, c, cOffset, side.size);
-    temps.push(side);
+    side.dispose();
   }
 
   /**
@@ -667,6 +674,8 @@ export class RecModel {
     for (let l = L - 1; l >= 0; l--) {
       be.copy(gF, gCur);
       spmm(be, this.adj, gNext, gCur, { ...transposeOpts, accumulate: true });
+      // A layer's temporaries go back to the pool for the next layer.
+      const start = temps.length;
       if (gYl) {
         const lc = layers[l];
         spmm(be, this.adj, gYl, gCur, { values: lc.G, valueIndex: this.edges.rev, accumulate: true });
@@ -679,6 +688,7 @@ export class RecModel {
         this.intentSideBackward(lc.i, lc.piI, gC, nu * d, ni, this.p('item_intent'), this.grads.get('item_intent')!, J, `i${l}`, temps);
         addInto(be, J, gCur);
       }
+      for (const x of temps.splice(start)) x.dispose();
       const swap = gNext;
       gNext = gCur;
       gCur = swap;

@@ -62,7 +62,7 @@ export interface TowerMemory {
 }
 
 /** The default size of a tower block's largest temporary (its input rows or its H). */
-export const TOWER_BLOCK_BYTES = 16 * 1024 * 1024;
+export const TOWER_BLOCK_BYTES = 4 * 1024 * 1024;
 
 /** Blocks whose largest temporary is at most `blockBytes` (at least one row), activations recomputed unless `keep`. */
 export function towerMemory(profileDim: number, intentDim: number, d: number, blockBytes = TOWER_BLOCK_BYTES, keep = false): TowerMemory {

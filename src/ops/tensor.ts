@@ -119,8 +119,7 @@ export interface Backend {
   zero(t: Tensor): void;
   /** Submit recorded work (GPU); no-op on the CPU. */
   submit(): void;
-  /** Give back the buffers kept for reuse (GPU: the pool's free buffers; no-op on the CPU): a finished phase's memory. */
-  trim(): void;
+
   /** Submit and wait for the GPU to finish. */
   flush(): Promise<void>;
   /** Called by `Tensor.dispose`. */
@@ -236,7 +235,6 @@ export class CpuBackend implements Backend {
   }
 
   submit(): void {}
-  trim(): void {}
   async flush(): Promise<void> {}
   release(): void {}
   destroy(): void {
@@ -379,12 +377,6 @@ export class WebGpuBackend implements Backend {
 
   submit(): void {
     this.recorder.submit();
-  }
-
-  trim(): void {
-    // Recorded work may still bind released buffers: submit it first (destroy() after submit is deferred by the GPU).
-    this.recorder.submit();
-    this.pool.trim();
   }
 
   async flush(): Promise<void> {

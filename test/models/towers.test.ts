@@ -9,6 +9,7 @@ import type { Matrix } from '../../src/data/types.js';
 import { modelConfig } from '../../src/models/config.js';
 import { LEAKY_SLOPE, type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes } from '../../src/models/mlp.js';
 import { type Batch, RecModel } from '../../src/models/model.js';
+import { TOWER_BLOCK_BYTES } from '../../src/models/plan.js';
 import { type MatmulOperand, leakyRelu, leakyReluBackward, matmul, packF16Matrix, sumRows } from '../../src/ops/dense.js';
 import type { Backend, Tensor } from '../../src/ops/tensor.js';
 import { Rng } from '../../src/util/random.js';
@@ -117,7 +118,7 @@ describe('training step: tower blocking changes no loss, gradient or parameter',
       const run = async (towers: RecModel['towerMemory'] | null) => {
         const model = RecModel.create(be, config, smallData(), { seed: 4 });
         // The default for these widths: all 42 rows in one block, activations recomputed.
-        if (!towers) expect(model.towerMemory).toEqual({ blockRows: Math.floor((16 << 20) / (4 * 14)), keepActivations: false });
+        if (!towers) expect(model.towerMemory).toEqual({ blockRows: Math.floor(TOWER_BLOCK_BYTES / (4 * 14)), keepActivations: false });
         if (towers) model.towerMemory = towers;
         const losses = await model.computeGradients(BATCH, { noiseSeed: 77, updateTeacher: true });
         const grads: Record<string, number[]> = {};
