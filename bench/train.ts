@@ -34,6 +34,8 @@
  * Output: a markdown table on stdout and in bench/results/train.md, the raw numbers in bench/results/train.json.
  */
 import { spawn } from 'node:child_process';
+import { type MemoryReport, memoryTable } from '../src/gpu/memory.js';
+import { startMemoryProfile } from '../src/node/cli-memory.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildGraph, userItemCsr } from '../src/data/graph.js';
@@ -78,6 +80,7 @@ const { values: flags } = parseArgs({
     seed: { type: 'string' },
     'data-root': { type: 'string', default: DATA_ROOT },
     'text-dim': { type: 'string' },
+    'profile-memory': { type: 'boolean', default: false },
     child: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -86,7 +89,8 @@ if (flags.help) {
   process.stdout.write(
     'usage: node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec]\n' +
       '       [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S] [--time-only model@dataset,...|none]\n' +
-      '       [--time-steps K] [--cap-s SECONDS] [--train-cap-s SECONDS] [--batch-size B] [--seed S] [--data-root DIR] [--text-dim D]\n',
+      '       [--time-steps K] [--cap-s SECONDS] [--train-cap-s SECONDS] [--batch-size B] [--seed S] [--data-root DIR] [--text-dim D]\n' +
+      '       [--profile-memory]   (bytes by role at each run\'s peak RSS: src/gpu/memory.ts)\n',
   );
   process.exit(0);
 }
@@ -108,6 +112,8 @@ interface RunSpec {
   textDim: number;
   /** Which text matrices the amazon stand-ins need ('profile' or 'both'). */
   text: 'none' | 'profile' | 'both';
+  /** Take a memory report (src/gpu/memory.ts) of the run. */
+  profileMemory?: boolean;
 }
 
 /**
@@ -171,6 +177,8 @@ interface RunResult {
   setupSeconds: number;
   load1: number;
   wallSeconds: number;
+  /** Memory report (--profile-memory). */
+  memory?: MemoryReport;
 }
 
 function now(): number {
@@ -218,10 +226,14 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
   const { ds } = await loadData(spec);
   const be = await createBackend({ backend: 'webgpu' });
   const g = be as WebGpuBackend;
+  const memory = spec.profileMemory ? startMemoryProfile(be) : null;
   const n = ds.numUsers + ds.numItems;
   const train = ds.train.users.length;
   const stepsPerEpoch = Math.ceil(train / spec.batchSize);
   const model = createModel(be, ds, { model: kind, seed: spec.seed });
+  // The text lives on the device from here on: the host copies go, as in the CLI.
+  ds.text = {};
+  memory?.sample('model created');
   const cfg = model.config;
   const graphNnz = 2 * userItemCsr(ds.numUsers, ds.numItems, ds.train).colIdx.length;
   const setupSeconds = now() / 1000;
@@ -272,6 +284,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
         losses,
         load1: load()[0],
         wallSeconds: now() / 1000,
+        memory: memory?.report(),
       };
     }
 
@@ -355,6 +368,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
       losses: { ...result.history[result.history.length - 1]?.losses },
       load1: load()[0],
       wallSeconds: now() / 1000,
+      memory: memory?.report(),
     };
   } finally {
     model.dispose();
@@ -557,6 +571,7 @@ for (const name of datasets) {
       dataRoot,
       textDim,
       text: needsText,
+      profileMemory: flags['profile-memory'],
     };
     const maxStepsNote = spec.maxSteps !== null ? `, at most ${spec.maxSteps} steps` : '';
     log(
@@ -583,6 +598,7 @@ for (const name of datasets) {
         (r.recall20 !== undefined ? `, test recall@20 ${fmt(r.recall20, 4)} ndcg@20 ${fmt(r.ndcg20, 4)}` : '') +
         ` [${run.elapsed.toFixed(0)} s]`,
     );
+    if (r.memory) log(`${kind}@${name}:${memoryTable(r.memory)}`);
   }
 }
 const totalSeconds = (now() - t0) / 1000;
