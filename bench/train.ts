@@ -230,6 +230,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
   const n = ds.numUsers + ds.numItems;
   const train = ds.train.users.length;
   const stepsPerEpoch = Math.ceil(train / spec.batchSize);
+  const widthOfText = textWidth(ds, kind);
   const model = createModel(be, ds, { model: kind, seed: spec.seed });
   // The text lives on the device from here on: the host copies go, as in the CLI.
   ds.text = {};
@@ -242,7 +243,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
     model: kind,
     stepsPerEpoch,
     nSquaredBytes: n * n * 4,
-    linearBytes: 4 * (graphNnz + n * (cfg.embeddingDim + textWidth(ds, kind))),
+    linearBytes: 4 * (graphNnz + n * (cfg.embeddingDim + widthOfText)),
     config: { ...cfg },
     setupSeconds,
   };
