@@ -89,6 +89,24 @@ export class BufferPool {
     return buf;
   }
 
+  /**
+   * A new buffer of at least `bytes` bytes, mapped at creation (the caller writes its contents through
+   * `getMappedRange()` and unmaps it before any use): an upload without a staging copy, for large constant
+   * tables. Never served from the free buffers (those cannot be mapped synchronously).
+   */
+  acquireMapped(bytes: number, label: string): GPUBuffer {
+    this.checkSize(bytes, label);
+    const size = Math.ceil(Math.max(4, bytes) / 4) * 4;
+    this.ctx.check(label);
+    const buf = this.ctx.device.createBuffer({ label, size, usage: STORAGE_USAGE, mappedAtCreation: true });
+    this.s.created++;
+    this.live.set(buf, label);
+    this.s.liveBuffers++;
+    this.s.liveBytes += size;
+    this.s.peakBytes = Math.max(this.s.peakBytes, this.s.liveBytes + this.s.pooledBytes);
+    return buf;
+  }
+
   /** Return a buffer for reuse by later work. */
   release(buf: GPUBuffer): void {
     if (!this.live.delete(buf)) return;

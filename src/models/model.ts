@@ -143,25 +143,28 @@ export class RecModel {
     const parts = modelParts(config.kind);
     const t = data.text ?? {};
     const has = (a?: Matrix, b?: Matrix) => a !== undefined || b !== undefined;
-    // The text goes to the device in blocks of rows, users then items, with no host copy of a whole table:
-    // f32 (rounded to f32 as the staging copy is written, if it was not already), or rounded to f16 on the
+    // The text goes to the device in blocks of rows, users then items, straight into the new buffer's mapping
+    // (Backend.tensorFrom: no host copy of a whole table, no staging memory): f32, or rounded to f16 on the
     // host block by block and packed (textPrecision 'f16'): the same values on every backend.
     const uploadText = (u: Matrix, i: Matrix, what: string, label: string): Tensor | PackedF16Matrix => {
       if (u.cols !== i.cols) throw new IrllrecError('shape', `${what}: user embeddings are ${u.cols}-d but item embeddings are ${i.cols}-d`);
       const cols = u.cols;
       const f16 = config.textPrecision === 'f16';
       const width = f16 ? packedF16RowWords(cols) : cols;
-      const table = be.zeros([this.n, width], f16 ? 'u32' : 'f32', label);
       const rowsPerBlock = Math.max(1, Math.floor(UPLOAD_CHUNK_BYTES / (4 * Math.max(1, width))));
-      let row = 0;
-      for (const m of [u, i]) {
-        for (let r = 0; r < m.rows; r += rowsPerBlock) {
-          const rows = Math.min(rowsPerBlock, m.rows - r);
-          const values = m.data.subarray(r * cols, (r + rows) * cols);
-          be.writeRange(table, row * width, f16 ? packF16Checked(values, rows, cols, label, row) : values);
-          row += rows;
+      const n = this.n;
+      function* blocks() {
+        let row = 0;
+        for (const m of [u, i]) {
+          for (let r = 0; r < m.rows; r += rowsPerBlock) {
+            const rows = Math.min(rowsPerBlock, m.rows - r);
+            const values = m.data.subarray(r * cols, (r + rows) * cols);
+            yield f16 ? packF16Checked(values, rows, cols, label, row) : values;
+            row += rows;
+          }
         }
       }
+      const table = be.tensorFrom([n, width], f16 ? 'u32' : 'f32', label, blocks());
       return f16 ? new PackedF16Matrix(table, this.n, cols) : table;
     };
     // Text is needed to train the towers; a model loaded only to rank (E_fin needs no text) may lack it,

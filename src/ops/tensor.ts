@@ -105,6 +105,12 @@ export interface Backend {
   write(t: Tensor, data: ArrayLike<number>): void;
   /** Copy `data` into elements `offset .. offset + data.length` of a tensor (e.g. a block of rows). */
   writeRange(t: Tensor, offset: number, data: ArrayLike<number>): void;
+  /**
+   * A tensor holding `parts` one after the other (their lengths must add up to its size), written as they
+   * come: a large table made block by block without a host copy of the whole (GPU: written straight into
+   * the new buffer's mapping, no staging memory).
+   */
+  tensorFrom(shape: readonly number[], dtype: DType, label: string, parts: Iterable<ArrayLike<number>>): Tensor;
   /** Read a tensor back (GPU: submits pending work first). */
   read(t: Tensor): Promise<CpuArray>;
   /** Read `count` elements from element `offset`. */
@@ -205,6 +211,17 @@ export class CpuBackend implements Backend {
   writeRange(t: Tensor, offset: number, data: ArrayLike<number>): void {
     checkWriteRange(t, offset, data.length);
     (t.data as Float64Array).set(data as ArrayLike<number>, offset);
+  }
+
+  tensorFrom(shape: readonly number[], dtype: DType, label: string, parts: Iterable<ArrayLike<number>>): Tensor {
+    const t = this.zeros(shape, dtype, label);
+    let at = 0;
+    for (const part of parts) {
+      this.writeRange(t, at, part);
+      at += part.length;
+    }
+    checkLength(label, at, t.size);
+    return t;
   }
 
   async read(t: Tensor): Promise<CpuArray> {
@@ -326,6 +343,31 @@ export class WebGpuBackend implements Backend {
       this.recorder.encoder().copyBufferToBuffer(staging, 0, t.buffer, 4 * (offset + k), count * 4);
     }
     if (data.length > perChunk) this.recorder.submit();
+  }
+
+  tensorFrom(shape: readonly number[], dtype: DType, label: string, parts: Iterable<ArrayLike<number>>): Tensor {
+    checkShape(shape, label);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const buf = this.pool.acquireMapped(n * 4, label);
+    const t = new Tensor(this, shape, dtype, label, null, buf);
+    this.liveTensors++;
+    try {
+      const range = buf.getMappedRange();
+      const view = dtype === 'f32' ? new Float32Array(range) : dtype === 'u32' ? new Uint32Array(range) : new Int32Array(range);
+      let at = 0;
+      for (const part of parts) {
+        if (at + part.length > n) throw new IrllrecError('shape', `${label}: the parts hold more than its ${n} elements`);
+        view.set(isArray(part) ? part : Array.from(part), at);
+        at += part.length;
+      }
+      checkLength(label, at, n);
+    } catch (e) {
+      buf.unmap();
+      t.dispose();
+      throw e;
+    }
+    buf.unmap();
+    return t;
   }
 
   async read(t: Tensor): Promise<CpuArray> {

@@ -112,6 +112,27 @@ describe('GPU runtime', () => {
     }
   });
 
+  it('tensorFrom writes its parts in order into a new mapped buffer (no staging); wrong totals are refused', async () => {
+    const be = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+    const cpu = new CpuBackend({ precision: 'f32' });
+    try {
+      for (const b of [be, cpu]) {
+        const t = b.tensorFrom([2, 3], 'f32', 'parts', [Float32Array.of(1, 2), [3.5], Float64Array.of(-4, 1e-40, 6)]);
+        expect(Array.from(await b.read(t))).toEqual([1, 2, 3.5, -4, Math.fround(1e-40), 6]);
+        const u = b.tensorFrom([3], 'u32', 'u', [Uint32Array.of(0xffffffff), Uint32Array.of(7, 8)]);
+        expect(Array.from(await b.read(u))).toEqual([0xffffffff, 7, 8]);
+        if (b === be) expect(be.poolStats.liveBuffers).toBeGreaterThanOrEqual(2);
+        expect(() => b.tensorFrom([4], 'f32', 'short', [[1, 2, 3]])).toThrow(/short/);
+        expect(() => b.tensorFrom([2], 'f32', 'long', [[1, 2], [3]])).toThrow(/long/);
+        for (const x of [t, u]) x.dispose();
+      }
+      // Nothing of the refused tables stays live.
+      expect(be.poolStats.liveBuffers).toBe(0);
+    } finally {
+      be.destroy();
+    }
+  });
+
   it('readAll returns several tensors of mixed dtypes in one submit, equal to reading each', async () => {
     const be = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
     const cpu = new CpuBackend({ precision: 'f32' });
