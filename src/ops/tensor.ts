@@ -326,9 +326,10 @@ export class WebGpuBackend implements Backend {
     checkWriteRange(t, offset, data.length);
     // Staging buffers written at creation and copied inside the encoder: ordered with recorded dispatches
     // (a queue.writeBuffer would land before work recorded earlier but not yet submitted). A staging buffer
-    // lives until its recording is submitted, so a large upload goes in pieces of UPLOAD_CHUNK_BYTES, each
-    // submitted before the next is staged: its staging memory never exceeds one piece (a text table would
-    // otherwise be held twice until the first training step).
+    // lives until its recording is submitted, and Dawn frees it only once it next ticks (a readback, a
+    // flush); so a large upload goes in pieces of UPLOAD_CHUNK_BYTES, each submitted at once, which lets the
+    // staging go as soon as Dawn can instead of at the next training step. (Large constant tables avoid the
+    // staging altogether: `tensorFrom`.)
     const perChunk = UPLOAD_CHUNK_BYTES / 4;
     for (let k = 0; k < data.length; k += perChunk) {
       const count = Math.min(perChunk, data.length - k);
