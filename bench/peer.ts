@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import type { Dataset } from '../src/data/types.js';
 import { DATA_ROOT, resultsDir, setResultsDir } from './common.js';
-import { initMlp, mlpBackward, mlpForward, mlpShapes, type MlpCache, type MlpTensors } from '../src/models/mlp.js';
+import { initMlp, mlpBackward, mlpForward, mlpShapes, type MlpTensors } from '../src/models/mlp.js';
 import { createBackend, loadDatasetDir, nodeGpu } from '../src/node/index.js';
 import { fill } from '../src/ops/elementwise.js';
 import { gatherRows, rowGroups, scatterAddRows } from '../src/ops/gather.js';
@@ -259,7 +259,8 @@ if (ONLY.has('b')) {
   const gAnchors = be.zeros([B, d]);
   const mA = be.zeros([B, d]);
   const vA = be.zeros([B, d]);
-  const cache: MlpCache = { h: be.zeros([R, hidden]), a: be.zeros([R, hidden]) };
+  // A kept from the forward for the backward (no recomputation), as a training step does when memory allows.
+  const activations = be.zeros([R, hidden]);
   const z = be.zeros([R, d], 'f32', 'z');
   const zPos = be.zeros([B, d], 'f32', 'zPos');
   const gZ = be.zeros([R, d], 'f32', 'gZ');
@@ -271,18 +272,18 @@ if (ONLY.has('b')) {
   const ir = await timeIt('irllrec', async () => {
     fill(be, lossVec, 0);
     for (const t of Object.values(g)) fill(be, t, 0);
-    mlpForward(be, p, x, z, cache);
+    mlpForward(be, p, x, z, { activations });
     gatherRows(be, z, groups.ids, zPos);
     infoNce(be, anchors, zPos, z, lossVec, 0, { tau: TAU, scale, gA: gAnchors, gP: gPos, gC: gZ });
     scatterAddRows(be, gPos, groups, gZ); // positives are rows of Z: their gradient adds into ∂Z
-    mlpBackward(be, p, x, cache, gZ, g);
+    mlpBackward(be, p, x, gZ, g, { activations });
     step++;
     for (const k of Object.keys(ms) as (keyof MlpTensors)[]) adamStep(be, p[k], g[k], adamM[k], adamV[k], { ...ADAM_DEFAULTS, step });
     adamStep(be, anchors, gAnchors, mA, vA, { ...ADAM_DEFAULTS, step });
     await be.read(lossVec);
   });
   const irLoss = (await be.read(lossVec))[0];
-  for (const t of [x, ...Object.values(p), ...Object.values(g), ...Object.values(adamM), ...Object.values(adamV), anchors, gAnchors, mA, vA, cache.h, cache.a, z, zPos, gZ, gPos, lossVec, groups.ids, groups.unique, groups.offsets, groups.positions] as Tensor[]) t.dispose();
+  for (const t of [x, ...Object.values(p), ...Object.values(g), ...Object.values(adamM), ...Object.values(adamV), anchors, gAnchors, mA, vA, activations, z, zPos, gZ, gPos, lossVec, groups.ids, groups.unique, groups.offsets, groups.positions] as Tensor[]) t.dispose();
 
   // tfjs
   const xT = tf.tensor2d(xData, [R, din]);

@@ -35,6 +35,8 @@
  * Output: a markdown table on stdout and in bench/results/train.md, the raw numbers in bench/results/train.json.
  */
 import { spawn } from 'node:child_process';
+import { type MemoryReport, memoryTable } from '../src/gpu/memory.js';
+import { startMemoryProfile } from '../src/node/cli-memory.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildGraph, userItemCsr } from '../src/data/graph.js';
@@ -80,6 +82,7 @@ const { values: flags } = parseArgs({
     seed: { type: 'string' },
     'data-root': { type: 'string', default: DATA_ROOT },
     'text-dim': { type: 'string' },
+    'profile-memory': { type: 'boolean', default: false },
     child: { type: 'string' },
     out: { type: 'string' },
     quick: { type: 'boolean', default: false },
@@ -91,7 +94,7 @@ if (flags.help) {
     'usage: node bench/run.mjs bench/train.ts [--datasets movielens,amazon] [--models lightgcn,rlmrec,irllrec,sgl_int,…]\n' +
       '       [--epochs N | --epochs movielens=N,amazon=M] [--max-steps S | --max-steps movielens=S] [--time-only model@dataset,...|none]\n' +
       '       [--time-steps K] [--cap-s SECONDS] [--train-cap-s SECONDS] [--batch-size B] [--seed S] [--data-root DIR] [--text-dim D]\n' +
-      '       [--out DIR] [--quick]\n',
+      '       [--out DIR] [--quick] [--profile-memory]   (bytes by role at each run\'s peak RSS: src/gpu/memory.ts)\n',
   );
   process.exit(0);
 }
@@ -113,6 +116,8 @@ interface RunSpec {
   textDim: number;
   /** Which text matrices the amazon stand-ins need ('profile' or 'both'). */
   text: 'none' | 'profile' | 'both';
+  /** Take a memory report (src/gpu/memory.ts) of the run. */
+  profileMemory?: boolean;
 }
 
 /**
@@ -176,6 +181,8 @@ interface RunResult {
   setupSeconds: number;
   load1: number;
   wallSeconds: number;
+  /** Memory report (--profile-memory). */
+  memory?: MemoryReport;
 }
 
 function now(): number {
@@ -222,10 +229,15 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
   const { ds } = await loadData(spec);
   const be = await createBackend({ backend: 'webgpu' });
   const g = be as WebGpuBackend;
+  const memory = spec.profileMemory ? startMemoryProfile(be) : null;
   const n = ds.numUsers + ds.numItems;
   const train = ds.train.users.length;
   const stepsPerEpoch = Math.ceil(train / spec.batchSize);
+  const widthOfText = textWidth(ds, kind);
   const model = createModel(be, ds, { model: kind, seed: spec.seed });
+  // The text lives on the device from here on: the host copies go, as in the CLI.
+  ds.text = {};
+  memory?.sample('model created');
   const cfg = model.config;
   const graphNnz = 2 * userItemCsr(ds.numUsers, ds.numItems, ds.train).colIdx.length;
   const setupSeconds = now() / 1000;
@@ -234,7 +246,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
     model: kind,
     stepsPerEpoch,
     nSquaredBytes: n * n * 4,
-    linearBytes: 4 * (graphNnz + n * (cfg.embeddingDim + textWidth(ds, kind))),
+    linearBytes: 4 * (graphNnz + n * (cfg.embeddingDim + widthOfText)),
     config: { ...cfg },
     setupSeconds,
   };
@@ -276,6 +288,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
         losses,
         load1: load()[0],
         wallSeconds: now() / 1000,
+        memory: memory?.report(),
       };
     }
 
@@ -359,6 +372,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
       losses: { ...result.history[result.history.length - 1]?.losses },
       load1: load()[0],
       wallSeconds: now() / 1000,
+      memory: memory?.report(),
     };
   } finally {
     model.dispose();
@@ -574,6 +588,7 @@ for (const name of datasets) {
       dataRoot,
       textDim,
       text: needsText,
+      profileMemory: flags['profile-memory'],
     };
     const maxStepsNote = spec.maxSteps !== null ? `, at most ${spec.maxSteps} steps` : '';
     log(
@@ -600,6 +615,7 @@ for (const name of datasets) {
         (r.recall20 !== undefined ? `, test recall@20 ${fmt(r.recall20, 4)} ndcg@20 ${fmt(r.ndcg20, 4)}` : '') +
         ` [${run.elapsed.toFixed(0)} s]`,
     );
+    if (r.memory) log(`${kind}@${name}:${memoryTable(r.memory)}`);
   }
 }
 const totalSeconds = (now() - t0) / 1000;

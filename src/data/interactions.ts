@@ -517,6 +517,7 @@ function metaCount(meta: Record<string, unknown>, key: 'users' | 'items'): numbe
  * 'train.tsv' (required), 'val.tsv', 'test.tsv', 'meta.json' (its `users`/`items` fix numUsers/numItems,
  * its `name` the default name), 'user_profile.npy', 'item_profile.npy', 'user_intent.npy',
  * 'item_intent.npy'. Other keys are ignored. Embedding row counts must equal numUsers / numItems.
+ * The embedding matrices may share memory with the .npy bytes given (`parseNpy` with `share`).
  */
 export function datasetFromFiles(files: Record<string, string | Uint8Array>, opts: { name?: string } = {}): Dataset {
   const train = files['train.tsv'];
@@ -551,7 +552,8 @@ export function datasetFromFiles(files: Record<string, string | Uint8Array>, opt
     const content = files[file];
     if (content === undefined) continue;
     if (typeof content === 'string') throw new IrllrecError('data', `${file}: must be given as bytes (Uint8Array), got a string`);
-    const m: Matrix = parseNpy(content, file);
+    // The tables are views of the file bytes when their layout allows (no second copy of a 100 MB table).
+    const m: Matrix = parseNpy(content, file, { share: true });
     const expected = side === 'user' ? ds.numUsers : ds.numItems;
     if (m.rows !== expected) {
       throw new IrllrecError(

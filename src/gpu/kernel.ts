@@ -170,6 +170,8 @@ export class Recorder {
   submits = 0;
   /** Per-kernel timing (see `enableProfiling`); null when off. */
   profiler: Profiler | null = null;
+  /** Called when a readback has completed, i.e. the work submitted before it is done (memory sampling: src/gpu/memory.ts). */
+  onSettled: (() => void) | null = null;
 
   constructor(ctx: GpuContext) {
     this.ctx = ctx;

@@ -27,6 +27,7 @@ export async function readBuffer(rec: Recorder, buffer: GPUBuffer, byteOffset: n
     }
     await rec.checkCompiled(`readBuffer(${buffer.label})`);
     rec.ctx.check(`readBuffer(${buffer.label})`);
+    rec.onSettled?.();
     return staging.getMappedRange().slice(0);
   } finally {
     staging.destroy();
@@ -67,6 +68,7 @@ export async function readBuffers(rec: Recorder, parts: readonly { buffer: GPUBu
     }
     await rec.checkCompiled(where);
     rec.ctx.check(where);
+    rec.onSettled?.();
     const all = staging.getMappedRange();
     return parts.map((p, i) => all.slice(at[i], at[i] + p.byteLength));
   } finally {

@@ -107,8 +107,11 @@ function parseHeaderDict(text: string, source: string): Map<string, PyValue> {
  * Parse a .npy file holding a 2-D (or 1-D → one column) float matrix, dtype '<f4' or '<f8' (converted to
  * float32), C order. Strict: magic, version, header length within the file, header syntax and keys, and
  * shape product × itemsize == remaining bytes, all checked before the output is allocated.
+ * With `share`, little-endian '<f4' data whose offset is 4-byte aligned (always, for files numpy writes) is
+ * returned as a view of `bytes` instead of a copy: no second copy of a large table, but the matrix then
+ * changes if `bytes` does.
  */
-export function parseNpy(bytes: Uint8Array, source = 'array.npy'): Matrix {
+export function parseNpy(bytes: Uint8Array, source = 'array.npy', opts: { share?: boolean } = {}): Matrix {
   refusePickle(bytes, source);
   if (bytes.length < 10) throw formatError(source, `not a .npy file: ${bytes.length} bytes, shorter than the 10-byte preamble`);
   for (let k = 0; k < MAGIC.length; k++) {
@@ -173,6 +176,9 @@ export function parseNpy(bytes: Uint8Array, source = 'array.npy'): Matrix {
     );
   }
 
+  if (opts.share && itemSize === 4 && LITTLE_ENDIAN_HOST && (bytes.byteOffset + dataStart) % 4 === 0) {
+    return { rows, cols, data: new Float32Array(bytes.buffer, bytes.byteOffset + dataStart, count) };
+  }
   const data = new Float32Array(count);
   const body = bytes.subarray(dataStart);
   if (itemSize === 4 && LITTLE_ENDIAN_HOST) {

@@ -15,7 +15,7 @@ import type { Graph } from '../data/graph.js';
 import type { Matrix } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { type EdgeGraph, edgeWeights, edgeWeightsBackward } from '../ops/adaptive.js';
-import { type PackedF16Matrix, matmul, packF16Matrix } from '../ops/dense.js';
+import { PackedF16Matrix, matmul, packF16Checked } from '../ops/dense.js';
 import { addInto, axpy, mulOnePlus, scaleInPlace } from '../ops/elementwise.js';
 import { type RowGroups, disposeRowGroups, gatherRows, rowGroups, scatterAddRows } from '../ops/gather.js';
 import { crossViewInfoNce } from '../ops/contrast.js';
@@ -26,12 +26,13 @@ import { sumSquares } from '../ops/reduce.js';
 import { itmLoss, normalizeRows, normalizeRowsBackward, softmaxRows, softmaxRowsBackward } from '../ops/rowwise.js';
 import { type Csr, spmm } from '../ops/spmm.js';
 import { sslContrastive } from '../ops/ssl.js';
-import type { Backend, Tensor } from '../ops/tensor.js';
+import { type Backend, type Tensor, UPLOAD_CHUNK_BYTES } from '../ops/tensor.js';
+import { packedF16RowWords } from '../util/f16.js';
 import { Rng, hashU32 } from '../util/random.js';
 import { type View, augmentedViews } from './backbones.js';
 import { LOSS_NAMES, type LossComponents, type LossName, type ModelConfig, modelParts, validateConfig } from './config.js';
-import { type MlpCache, type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes, uniform, xavier } from './mlp.js';
-import { type ModelPlanInput, checkPlan, modelPlanInput, planCreation, planStep } from './plan.js';
+import { type MlpTensors, initMlp, mlpBackward, mlpForward, mlpShapes, uniform, xavier } from './mlp.js';
+import { type ModelPlanInput, type TowerMemory, checkPlan, modelPlanInput, planCreation, planStep, towerMemory } from './plan.js';
 
 /** One mini-batch of training triples (item ids are 0-based item ids, not node ids). */
 export interface Batch {
@@ -85,14 +86,6 @@ export const PROFILE_MLP = mlpNames('mlp');
 export const INTENT_MLP = mlpNames('int_mlp');
 export const TEACHER_MLP = mlpNames('int_mlp_m');
 
-function concatRows(a: Matrix, b: Matrix, what: string): Float32Array {
-  if (a.cols !== b.cols) throw new IrllrecError('shape', `${what}: user embeddings are ${a.cols}-d but item embeddings are ${b.cols}-d`);
-  const out = new Float32Array((a.rows + b.rows) * a.cols);
-  out.set(a.data.subarray(0, a.rows * a.cols));
-  out.set(b.data.subarray(0, b.rows * b.cols), a.rows * a.cols);
-  return out;
-}
-
 function checkMatrix(m: Matrix | undefined, rows: number, what: string): Matrix {
   if (!m) throw new IrllrecError('data', `${what} is required by this model but was not provided`);
   if (m.rows !== rows) throw new IrllrecError('shape', `${what}: ${m.rows} rows, expected ${rows}`);
@@ -121,6 +114,8 @@ export class RecModel {
   /** Adam steps taken (the next step uses t = step + 1). */
   step = 0;
   adam: AdamConfig = { ...ADAM_DEFAULTS };
+  /** How the text towers hold their hidden activations in a step (src/models/plan.ts `towerMemory`; results do not depend on it). */
+  towerMemory: TowerMemory;
   /** The ssl term's share of loss slot 4 in the last recording (the rest is ITM's; see readLosses). */
   private sslShare = 0;
 
@@ -155,21 +150,41 @@ export class RecModel {
     const parts = modelParts(config.kind);
     const t = data.text ?? {};
     const has = (a?: Matrix, b?: Matrix) => a !== undefined || b !== undefined;
-    // The text (rounded to f32 by concatRows) is uploaded as f32, or rounded once more to f16 on the host
-    // and packed (textPrecision 'f16'): the same values on every backend.
-    const uploadText = (values: Float32Array, cols: number, label: string): Tensor | PackedF16Matrix =>
-      config.textPrecision === 'f16' ? packF16Matrix(be, values, this.n, cols, label) : be.tensor(values, [this.n, cols], 'f32', label);
+    // The text goes to the device in blocks of rows, users then items, straight into the new buffer's mapping
+    // (Backend.tensorFrom: no host copy of a whole table, no staging memory): f32, or rounded to f16 on the
+    // host block by block and packed (textPrecision 'f16'): the same values on every backend.
+    const uploadText = (u: Matrix, i: Matrix, what: string, label: string): Tensor | PackedF16Matrix => {
+      if (u.cols !== i.cols) throw new IrllrecError('shape', `${what}: user embeddings are ${u.cols}-d but item embeddings are ${i.cols}-d`);
+      const cols = u.cols;
+      const f16 = config.textPrecision === 'f16';
+      const width = f16 ? packedF16RowWords(cols) : cols;
+      const rowsPerBlock = Math.max(1, Math.floor(UPLOAD_CHUNK_BYTES / (4 * Math.max(1, width))));
+      const n = this.n;
+      function* blocks() {
+        let row = 0;
+        for (const m of [u, i]) {
+          for (let r = 0; r < m.rows; r += rowsPerBlock) {
+            const rows = Math.min(rowsPerBlock, m.rows - r);
+            const values = m.data.subarray(r * cols, (r + rows) * cols);
+            yield f16 ? packF16Checked(values, rows, cols, label, row) : values;
+            row += rows;
+          }
+        }
+      }
+      const table = be.tensorFrom([n, width], f16 ? 'u32' : 'f32', label, blocks());
+      return f16 ? new PackedF16Matrix(table, this.n, cols) : table;
+    };
     // Text is needed to train the towers; a model loaded only to rank (E_fin needs no text) may lack it,
     // in which case `textDims` gives the towers' input widths.
     if (parts.profile && has(t.userProfile, t.itemProfile)) {
       const pu = checkMatrix(t.userProfile, this.numUsers, 'user profile embeddings');
       const pi = checkMatrix(t.itemProfile, this.numItems, 'item profile embeddings');
-      this.profile = uploadText(concatRows(pu, pi, 'profile embeddings'), pu.cols, 'text.profile');
+      this.profile = uploadText(pu, pi, 'profile embeddings', 'text.profile');
     } else this.profile = null;
     if (parts.intents && has(t.userIntent, t.itemIntent)) {
       const qu = checkMatrix(t.userIntent, this.numUsers, 'user intent embeddings');
       const qi = checkMatrix(t.itemIntent, this.numItems, 'item intent embeddings');
-      this.intent = uploadText(concatRows(qu, qi, 'intent embeddings'), qu.cols, 'text.intent');
+      this.intent = uploadText(qu, qi, 'intent embeddings', 'text.intent');
     } else this.intent = null;
     this.textDims = {
       profile: this.profile?.cols ?? data.textDims?.profile ?? 0,
@@ -178,6 +193,7 @@ export class RecModel {
     if (parts.profile && !this.textDims.profile) throw new IrllrecError('data', `${config.kind} needs user and item profile embeddings (or textDims.profile for a ranking-only model)`);
     if (parts.intents && !this.textDims.intent) throw new IrllrecError('data', `${config.kind} needs user and item intent embeddings (or textDims.intent for a ranking-only model)`);
     this.lossVec = be.zeros([NUM_SLOTS], 'f32', 'losses');
+    this.towerMemory = towerMemory(this.textDims.profile, this.textDims.intent, config.embeddingDim);
   }
 
   /** A freshly initialised model (spec §2, including the teacher-initialisation quirk). */
@@ -203,7 +219,7 @@ export class RecModel {
   }
   /** The sizes this model's binding plan depends on (src/models/plan.ts). */
   planInput(): ModelPlanInput {
-    return { config: this.config, numUsers: this.numUsers, numItems: this.numItems, edges: this.adj.nnz, profileDim: this.profileDim, intentDim: this.intentDim, withText: this.canTrain };
+    return { config: this.config, numUsers: this.numUsers, numItems: this.numItems, edges: this.adj.nnz, profileDim: this.profileDim, intentDim: this.intentDim, withText: this.canTrain, towers: this.towerMemory };
   }
   /** Whether the text embeddings needed for training are loaded. */
   get canTrain(): boolean {
@@ -404,6 +420,13 @@ export class RecModel {
       temps.push(t);
       return t;
     };
+    // Temporaries that only `body` reads go back to the pool as soon as it is recorded, for the later work
+    // of the step to reuse (the step's peak is then what is live at once, not the sum of everything).
+    const scoped = (body: () => void) => {
+      const start = temps.length;
+      body();
+      for (const t of temps.splice(start)) t.dispose();
+    };
     const groups: RowGroups[] = [];
     const nodeGroups = (ids: Uint32Array, offset: number, label: string) => {
       const node = new Uint32Array(ids.length);
@@ -485,8 +508,8 @@ export class RecModel {
         const El = intentLayers![l];
         be.copyRange(El, 0, lc.u, 0, nu * d);
         be.copyRange(El, nu * d, lc.i, 0, ni * d);
-        this.intentSide(lc.u, wu, lc.piU, lc.c, 0, `u${l}`, temps);
-        this.intentSide(lc.i, wi, lc.piI, lc.c, nu * d, `i${l}`, temps);
+        this.intentSide(lc.u, wu, lc.piU, lc.c, 0, `u${l}`);
+        this.intentSide(lc.i, wi, lc.piI, lc.c, nu * d, `i${l}`);
         normalizeRows(be, lc.c, lc.cHat, { mode: 'hard' });
         edgeWeights(be, this.edges, lc.cHat, lc.G, lc.rho);
         spmm(be, this.adj, El, y, { values: lc.G });
@@ -495,22 +518,24 @@ export class RecModel {
       }
     }
 
-    // ---- F5: text towers over all rows
+    // ---- F5: text towers over all rows, in row blocks; A kept for the backward only when the plan says so
+    const towers = this.towerMemory;
+    const towerOpts = (label: string, hidden: number) => ({
+      blockRows: towers.blockRows,
+      label,
+      activations: mode.grads && towers.keepActivations ? tmp([n, hidden], `${label}.A`) : undefined,
+    });
     let pt: Tensor | null = null;
-    let profileCache: MlpCache | null = null;
+    const profileOpts = needPt ? towerOpts('profile', this.p(PROFILE_MLP.w1).shape[0]) : null;
     if (needPt) {
-      const hidden = this.p(PROFILE_MLP.w1).shape[0];
-      profileCache = { h: tmp([n, hidden], 'profile.h'), a: tmp([n, hidden], 'profile.a') };
       pt = tmp([n, d], 'P~');
-      mlpForward(be, this.mlp(PROFILE_MLP), this.profile!, pt, profileCache);
+      mlpForward(be, this.mlp(PROFILE_MLP), this.profile!, pt, profileOpts!);
     }
     let z: Tensor | null = null;
-    let intentCache: MlpCache | null = null;
+    const intentOpts = needZ ? towerOpts('intent', this.p(INTENT_MLP.w1).shape[0]) : null;
     if (needZ) {
-      const hidden = this.p(INTENT_MLP.w1).shape[0];
-      intentCache = { h: tmp([n, hidden], 'intent.h'), a: tmp([n, hidden], 'intent.a') };
       z = tmp([n, d], 'Z');
-      mlpForward(be, this.mlp(INTENT_MLP), this.intent!, z, intentCache);
+      mlpForward(be, this.mlp(INTENT_MLP), this.intent!, z, intentOpts!);
     }
 
     // Gradient sinks (spec §5).
@@ -581,9 +606,9 @@ export class RecModel {
         if (gAnchor && gAi) scatterAddRows(be, gAi, grp, gAnchor);
       }
     };
-    if (needPt) alignment(efin, pt!, gF, gPt, cfg.kdWeight, cfg.kdTemperature, SLOT.kd, 'kd');
+    if (needPt) scoped(() => alignment(efin, pt!, gF, gPt, cfg.kdWeight, cfg.kdTemperature, SLOT.kd, 'kd'));
     // simgcl_int's kd_int has no negative-item term (backbones spec §5.3, quirk 12).
-    if (needYbar) alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int', backbone !== 'simgcl');
+    if (needYbar) scoped(() => alignment(ybar!, z!, gYbar, gZ, cfg.intWeight, cfg.intTemperature, SLOT.kd_int, 'kd_int', backbone !== 'simgcl'));
 
     // L_cl (backbones spec §3.4): view-1 anchors of the batch's users and positives (and SGL's negatives),
     // against all view-2 rows of their side.
@@ -600,7 +625,7 @@ export class RecModel {
     if (parts.teacher) {
       // ssl (§4.6): multiplicative Gaussian noise, all N nodes, τ = 1. Weight w2·(1 + 0.4·w3): it enters
       // the total once directly and once inside ITM.
-      if (sslScale > 0) {
+      if (sslScale > 0) scoped(() => {
         const xi1 = tmp([n, d], 'xi1');
         const xi2 = tmp([n, d], 'xi2');
         randomNormal(be, xi1, seedNoise1);
@@ -616,18 +641,18 @@ export class RecModel {
           mulOnePlus(be, gXs, xi1, gZ!, { accumulate: true });
           mulOnePlus(be, gYs, xi2, gF!, { accumulate: true });
         }
-      }
+      });
       // EMA of the teacher from the student's current (pre-Adam) values, then the teacher forward (§4.7).
       const teacher = this.mlp(TEACHER_MLP, 'teacher');
       if (mode.updateTeacher) {
         const student = this.mlp(INTENT_MLP);
         for (const k of ['w1', 'b1', 'w2', 'b2'] as const) emaUpdate(be, teacher[k], student[k], cfg.emaMomentum);
       }
-      if (itmScale > 0) {
+      if (itmScale > 0) scoped(() => {
         const tOut = tmp([n, d], 'T');
-        mlpForward(be, teacher, this.intent!, tOut);
+        mlpForward(be, teacher, this.intent!, tOut, { blockRows: towers.blockRows, label: 'teacher' });
         itmLoss(be, z!, tOut, this.lossVec, SLOT.itm, { lossScale: (-0.6 * itmScale) / n, gradScale: (0.6 * itmScale) / n, gZ, accumulate: true });
-      }
+      });
     }
 
     if (mode.views?.ybar && ybar) be.copy(ybar, mode.views.ybar);
@@ -635,8 +660,8 @@ export class RecModel {
 
     // ---- F8: backward
     if (mode.grads) {
-      if (gPt) mlpBackward(be, this.mlp(PROFILE_MLP), this.profile!, profileCache!, gPt, this.mlp(PROFILE_MLP, 'grads'));
-      if (gZ) mlpBackward(be, this.mlp(INTENT_MLP), this.intent!, intentCache!, gZ, this.mlp(INTENT_MLP, 'grads'));
+      if (gPt) mlpBackward(be, this.mlp(PROFILE_MLP), this.profile!, gPt, this.mlp(PROFILE_MLP, 'grads'), profileOpts!);
+      if (gZ) mlpBackward(be, this.mlp(INTENT_MLP), this.intent!, gZ, this.mlp(INTENT_MLP, 'grads'), intentOpts!);
       // One chain per distinct propagation matrix (backbones spec §3.5): LightGCN's one view; SGL's Â, Ã_1,
       // Ã_2 (the intent terms ride on view 2's chain); SimGCL's three views all over Â, so one chain on the
       // summed gradients (its noise is a constant).
@@ -660,7 +685,7 @@ export class RecModel {
   }
 
   /** One side of the intent branch: Π = softmax(X·W), C[rows] = Π·Wᵀ written at element `cOffset` of `c`. */
-  private intentSide(x: Tensor, w: Tensor, pi: Tensor, c: Tensor, cOffset: number, tag: string, temps: Tensor[]): void {
+  private intentSide(x: Tensor, w: Tensor, pi: Tensor, c: Tensor, cOffset: number, tag: string): void {
     const be = this.be;
     const logits = be.zeros(pi.shape, 'f32', `S_${tag}`);
     matmul(be, x, w, logits);
@@ -669,7 +694,7 @@ export class RecModel {
     const side = be.zeros(x.shape, 'f32', `C_${tag}`);
     matmul(be, pi, w, side, { transB: true });
     be.copyRange(side, 0, c, cOffset, side.size);
-    temps.push(side);
+    side.dispose();
   }
 
   /**
@@ -702,6 +727,8 @@ export class RecModel {
     for (let l = L - 1; l >= 0; l--) {
       be.copy(gF, gCur);
       spmm(be, this.adj, gNext, gCur, { ...transposeOpts, accumulate: true });
+      // A layer's temporaries go back to the pool for the next layer.
+      const start = temps.length;
       if (gYl) {
         const lc = layers[l];
         spmm(be, this.adj, gYl, gCur, { values: lc.G, valueIndex: this.edges.rev, accumulate: true });
@@ -714,6 +741,7 @@ export class RecModel {
         this.intentSideBackward(lc.i, lc.piI, gC, nu * d, ni, this.p('item_intent'), this.grads.get('item_intent')!, J, `i${l}`, temps);
         addInto(be, J, gCur);
       }
+      for (const x of temps.splice(start)) x.dispose();
       const swap = gNext;
       gNext = gCur;
       gCur = swap;

@@ -47,6 +47,27 @@ export interface ModelPlanInput {
   intentDim: number;
   /** Whether the text tables live on the device (a trainable model); false for a ranking-only model. */
   withText: boolean;
+  /** How a step's text towers hold their activations (default: `towerMemory` of the widths). */
+  towers?: TowerMemory;
+}
+
+/**
+ * How a training step's text towers hold their hidden activations (src/models/mlp.ts `MlpOptions`): rows per
+ * block, and whether A of all N rows is kept from the forward for the backward (one N×hidden buffer per
+ * tower, no recomputation) or recomputed block by block. Results are bit-identical either way.
+ */
+export interface TowerMemory {
+  blockRows: number;
+  keepActivations: boolean;
+}
+
+/** The default size of a tower block's largest temporary (its input rows or its H). */
+export const TOWER_BLOCK_BYTES = 4 * 1024 * 1024;
+
+/** Blocks whose largest temporary is at most `blockBytes` (at least one row), activations recomputed unless `keep`. */
+export function towerMemory(profileDim: number, intentDim: number, d: number, blockBytes = TOWER_BLOCK_BYTES, keep = false): TowerMemory {
+  const widest = Math.max(1, profileDim, intentDim, hiddenWidth(profileDim, d), hiddenWidth(intentDim, d));
+  return { blockRows: Math.max(1, Math.floor(blockBytes / (4 * widest))), keepActivations: keep };
 }
 
 /** The plan input of a model about to be built from `data` (RecModel's constructor arguments). */
@@ -107,10 +128,31 @@ class Plan {
     this.add('bpr.rowLoss', [B], 'batchSize');
     this.add('bpr.unused', [1], 'batchSize');
   }
-  /** mlpForward without a cache (scratch H, A). */
+  /** mlpForward in one block (scratch H, A). */
   mlpScratch(rows: number, hidden: number, knob: PlanKnob): void {
     this.add('mlp.h', [rows, hidden], knob);
     this.add('mlp.a', [rows, hidden], knob);
+  }
+  /** A tower pass over n rows in blocks of R (src/models/mlp.ts): a block's input rows (xWords wide), H, A, output. */
+  towerPass(label: string, n: number, R: number, xWords: number, hidden: number, d: number, keptA: boolean): void {
+    if (R < n) this.add(`${label}.x`, [R, xWords], 'textDim');
+    this.add(`${label}.h`, [R, hidden], 'textDim');
+    if (!(keptA && R === n)) this.add(`${label}.a`, [R, hidden], 'textDim');
+    if (R < n) this.add(`${label}.out`, [R, d], 'embeddingDim');
+  }
+  /** The backward of a tower (mlpBackward): A of all rows (recomputed unless kept), then gH block by block. */
+  towerBackward(label: string, n: number, R: number, xWords: number, hidden: number, d: number, keptA: boolean): void {
+    if (!keptA) {
+      this.add(`${label}.A`, [n, hidden], 'textDim');
+      if (R < n) this.add(`${label}.x`, [R, xWords], 'textDim');
+      this.add(`${label}.h`, [R, hidden], 'textDim');
+      if (R < n) this.add(`${label}.a`, [R, hidden], 'textDim');
+    }
+    if (R < n) {
+      this.add(`${label}.gO`, [R, d], 'embeddingDim');
+      this.add(`${label}.aRows`, [R, hidden], 'textDim');
+    }
+    this.add(`${label}.gH`, [R, hidden], 'textDim');
   }
 }
 
@@ -220,15 +262,19 @@ export function planStep(p: ModelPlanInput, batchSize: number): PlannedBinding[]
   }
   const hp = parts.profile ? hiddenWidth(p.profileDim, d) : 0;
   const hq = parts.intents ? hiddenWidth(p.intentDim, d) : 0;
+  const towers = p.towers ?? towerMemory(p.profileDim, p.intentDim, d);
+  const R = Math.min(n, towers.blockRows);
+  const keep = towers.keepActivations;
+  const words = (cols: number) => (c.textPrecision === 'f16' ? Math.ceil(cols / 2) : cols);
   if (parts.profile) {
-    plan.add('profile.h', [n, hp], 'textDim');
-    plan.add('profile.a', [n, hp], 'textDim');
+    if (keep) plan.add('profile.A', [n, hp], 'textDim');
     plan.add('P~', nd, 'embeddingDim');
+    plan.towerPass('profile', n, R, words(p.profileDim), hp, d, keep);
   }
   if (parts.intents) {
-    plan.add('intent.h', [n, hq], 'textDim');
-    plan.add('intent.a', [n, hq], 'textDim');
+    if (keep) plan.add('intent.A', [n, hq], 'textDim');
     plan.add('Z', nd, 'embeddingDim');
+    plan.towerPass('intent', n, R, words(p.intentDim), hq, d, keep);
   }
   plan.add('gF', nd, 'embeddingDim');
   if (parts.intents) plan.add('gYbar', nd, 'embeddingDim');
@@ -268,17 +314,14 @@ export function planStep(p: ModelPlanInput, batchSize: number): PlannedBinding[]
   }
   if (parts.intents && c.itmWeight > 0) {
     plan.add('T', nd, 'embeddingDim');
-    plan.mlpScratch(n, hq, 'textDim');
+    plan.towerPass('teacher', n, R, words(p.intentDim), hq, d, false);
     plan.add('itm.rowLoss', [n], 'catalogue');
     plan.add('itm.noGrad', [1], 'catalogue');
     plan.reduce(n, 'catalogue');
   }
-  // Backward: the towers' gA, gH, then the graph.
-  const hidden = Math.max(hp, hq);
-  if (hidden > 0) {
-    plan.add('mlp.gA', [n, hidden], 'textDim');
-    plan.add('mlp.gH', [n, hidden], 'textDim');
-  }
+  // Backward: the towers, then the graph.
+  if (parts.profile) plan.towerBackward('profile', n, R, words(p.profileDim), hp, d, keep);
+  if (parts.intents) plan.towerBackward('intent', n, R, words(p.intentDim), hq, d, keep);
   plan.add('g_next', nd, 'embeddingDim');
   plan.add('g_cur', nd, 'embeddingDim');
   if (parts.intents) {

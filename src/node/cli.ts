@@ -16,9 +16,11 @@ import { type RunConfig, parseRunConfig } from '../train/runconfig.js';
 import { RecModel } from '../models/model.js';
 import type { KernelTiming, Profiler } from '../gpu/profiler.js';
 import type { Backend, WebGpuBackend } from '../ops/tensor.js';
-import { type EpochReport, fit } from '../train/trainer.js';
+import { type EpochReport, createModel, fit } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
 import { runEval } from './cli-eval.js';
+import { parseMemorySize, startMemoryProfile } from './cli-memory.js';
+import { memoryTable } from '../gpu/memory.js';
 import { checkOptions, commandUsage, packageVersion } from './cli-options.js';
 import { Progress, rateAndEta } from './cli-progress.js';
 import { recommendRequest, runRecommend, writeStdout } from './cli-recommend.js';
@@ -36,7 +38,7 @@ Usage:
   irllrec train [--data DIR|FILE | --synthetic] [--model KIND] [--preset reference|default]
                 [--epochs N] [--patience N] [--eval-every N] [--seed S] [--out FILE] [--max-steps N]
                 [--init FILE] [--batch-size B] [--lr X] [--random-text DIM] [--profile]
-                [--checkpoint DIR [--resume]]
+                [--checkpoint DIR [--resume]] [--max-memory SIZE] [--profile-memory]
   irllrec tune [--data DIR|FILE | --synthetic] --model KIND --out BEST.json
                [--preset P] [--space FILE] [--trials N] [--budget SECONDS] [--study DIR] [--seed S]
                [--epochs N] [--eta N] [--patience N] [--eval-every N] [--batch-size B] [--lr X]
@@ -70,6 +72,12 @@ up to 30 epochs. --lr accepts a decimal number.
                     bit-identical to an uninterrupted run on the same backend); without one, start afresh
   --profile         (train) per-kernel GPU time from timestamp queries, printed to stderr after training
                     and included as "profile" in --json output (WebGPU with 'timestamp-query' only)
+  --max-memory SIZE (train) a budget of device memory (e.g. 1G, 768M): the run is planned within it (text
+                    towers recomputed in smaller blocks, smaller evaluation chunks; same results), or
+                    refused before anything is allocated when it cannot fit
+  --profile-memory  (train) where the memory goes: bytes by role at the peak resident set (text tables,
+                    parameters, Adam moments, teacher, tower activations, gradients, evaluation blocks,
+                    pooled buffers, host arrays, runtime), on stderr and as "memory" in --json (WebGPU)
 
 tune: a search on the validation split (Recall@20): --trials configurations (12) sampled with --seed from
 --space (a JSON object of field → {"type":"float"|"int","low","high","log"} or {"type":"choice","values"};
@@ -173,6 +181,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   if (values.resume && values.init) throw new IrllrecError('range', '--resume and --init exclude each other (a resumed run starts from its checkpoint)');
   const presetArg = (values.preset as string | undefined) ?? run.preset;
   if (presetArg !== undefined && !(PRESET_NAMES as readonly string[]).includes(presetArg)) throw new IrllrecError('range', `--preset must be one of ${PRESET_NAMES.join(', ')}, got '${presetArg}'`);
+  const maxMemory = values['max-memory'] !== undefined ? parseMemorySize(String(values['max-memory'])) : undefined;
   const ds = await loadData(values, seed, c);
   let kind: ModelKind = requested ?? 'irllrec';
   let initFile: ReturnType<typeof parseModelFile> | undefined;
@@ -183,6 +192,7 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
   }
   const preset: PresetName = presetFor(ds.name, presetArg);
   const be = await backendFor(c);
+  const memoryProfile = values['profile-memory'] ? startMemoryProfile(be) : null;
   progress(c, `irllrec: ${kind} on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items, ${ds.train.users.length} training pairs) — preset ${preset}${presetArg ? '' : ' (chosen by dataset)'}${Object.keys(run.config).length ? ` + ${JSON.stringify(run.config)}` : ''} — backend ${be.name}`, true);
   let init: RecModel | undefined;
   // The reference's settings (batch 4096, lr 1e-3, up to 3000 epochs) suit its datasets; the small built-in
@@ -210,13 +220,18 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     init = RecModel.create(be, { ...initFile.config }, { numUsers: ds.numUsers, numItems: ds.numItems, graph: buildGraph(ds), text: ds.text }, { seed });
     init.importParameters(initFile.tensors, String(values.init));
   }
+  // The model is made here so that the host copies of the text can go once it lives on the device.
+  const model = resumed?.fit.init ?? init ?? createModel(be, ds, { model: kind, preset, config: run.config, seed, batchSize: settings.batchSize ?? 4096, maxMemory });
+  ds.text = {};
+  memoryProfile?.sample('model created');
   const profiler = values.profile ? startProfiler(be) : null;
   const t0 = Date.now();
   let firstStep: { steps: number; t: number } | undefined;
   const result = await fit(be, ds, {
     ...settings,
-    init,
     ...resumed?.fit,
+    init: model,
+    maxMemory,
     onStep: (s) => {
       // Steps counted from this process's first one (a resumed run's earlier steps took no time here).
       firstStep ??= { steps: s.steps - 1, t: Date.now() };
@@ -249,6 +264,11 @@ async function cmdTrain(values: Record<string, unknown>, c: Common): Promise<Rec
     out.profileUntimedDispatches = profiler.untimed;
   } else if (values.profile) {
     out.profile = null;
+  }
+  if (memoryProfile) {
+    const report = memoryProfile.report();
+    if (!c.quiet) process.stderr.write(memoryTable(report));
+    out.memory = report;
   }
   result.model.dispose();
   be.destroy();
@@ -427,6 +447,8 @@ export async function main(argv: string[]): Promise<number> {
         backend: { type: 'string' },
         config: { type: 'string' },
         profile: { type: 'boolean' },
+        'profile-memory': { type: 'boolean' },
+        'max-memory': { type: 'string' },
         space: { type: 'string' },
         trials: { type: 'string' },
         budget: { type: 'string' },

@@ -102,8 +102,15 @@ export function packF16Matrix(be: Backend, data: ArrayLike<number>, rows: number
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0 || data.length < rows * cols) {
     throw new IrllrecError('shape', `packF16Matrix('${label}'): ${data.length} values cannot form a ${rows}×${cols} matrix`);
   }
+  return new PackedF16Matrix(be.tensor(packF16Checked(data, rows, cols, label), [rows, packedF16RowWords(cols)], 'u32', label), rows, cols);
+}
+
+/**
+ * `packF16Rows` that refuses values f16 cannot hold: a half with exponent field 31 is ±∞ or NaN (a non-finite
+ * input, or |x| ≥ 65520, beyond f16's 65504). Rows are named from `firstRow` (a block of a larger matrix).
+ */
+export function packF16Checked(data: ArrayLike<number>, rows: number, cols: number, label: string, firstRow = 0): Uint32Array {
   const words = packF16Rows(data, rows, cols);
-  // A half with exponent field 31 is ±∞ or NaN: a non-finite input, or |x| ≥ 65520 (beyond f16's 65504).
   const stride = packedF16RowWords(cols);
   for (let w = 0; w < words.length; w++) {
     const word = words[w];
@@ -111,11 +118,11 @@ export function packF16Matrix(be: Backend, data: ArrayLike<number>, rows: number
       if ((((word >>> (16 * h)) >>> 10) & 0x1f) === 0x1f) {
         const r = Math.floor(w / stride);
         const c = 2 * (w % stride) + h;
-        throw new IrllrecError('range', `packF16Matrix('${label}'): value ${data[r * cols + c]} at row ${r}, column ${c} is not representable in f16 (finite, |x| < 65520)`);
+        throw new IrllrecError('range', `packF16Matrix('${label}'): value ${data[r * cols + c]} at row ${firstRow + r}, column ${c} is not representable in f16 (finite, |x| < 65520)`);
       }
     }
   }
-  return new PackedF16Matrix(be.tensor(words, [rows, packedF16RowWords(cols)], 'u32', label), rows, cols);
+  return words;
 }
 
 /** A matmul operand: an f32 tensor, or a packed f16 constant. */

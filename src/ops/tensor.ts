@@ -103,6 +103,14 @@ export interface Backend {
   zeros(shape: readonly number[], dtype?: DType, label?: string): Tensor;
   /** Copy `data` into an existing tensor (same element count). */
   write(t: Tensor, data: ArrayLike<number>): void;
+  /** Copy `data` into elements `offset .. offset + data.length` of a tensor (e.g. a block of rows). */
+  writeRange(t: Tensor, offset: number, data: ArrayLike<number>): void;
+  /**
+   * A tensor holding `parts` one after the other (their lengths must add up to its size), written as they
+   * come: a large table made block by block without a host copy of the whole (GPU: written straight into
+   * the new buffer's mapping, no staging memory).
+   */
+  tensorFrom(shape: readonly number[], dtype: DType, label: string, parts: Iterable<ArrayLike<number>>): Tensor;
   /** Read a tensor back (GPU: submits pending work first). */
   read(t: Tensor): Promise<CpuArray>;
   /** Read `count` elements from element `offset`. */
@@ -117,12 +125,27 @@ export interface Backend {
   zero(t: Tensor): void;
   /** Submit recorded work (GPU); no-op on the CPU. */
   submit(): void;
+
   /** Submit and wait for the GPU to finish. */
   flush(): Promise<void>;
   /** Called by `Tensor.dispose`. */
   release(t: Tensor): void;
   /** Release every resource; the backend is unusable afterwards. */
   destroy(): void;
+}
+
+/** Bytes of one staging piece of a GPU upload (see `WebGpuBackend.writeRange`). */
+export const UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024;
+
+type TypedArray = Float32Array | Float64Array | Uint32Array | Int32Array | Uint8Array | Uint16Array | Int16Array | Int8Array;
+function isArray(data: ArrayLike<number>): data is TypedArray {
+  return ArrayBuffer.isView(data);
+}
+
+function checkWriteRange(t: Tensor, offset: number, count: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + count > t.size) {
+    throw new IrllrecError('range', `writeRange(${t.label}): ${count} values at element ${offset} do not fit its ${t.size} elements`);
+  }
 }
 
 function checkShape(shape: readonly number[], where: string): void {
@@ -182,7 +205,23 @@ export class CpuBackend implements Backend {
 
   write(t: Tensor, data: ArrayLike<number>): void {
     checkLength(`write(${t.label})`, data.length, t.size);
-    (t.data as Float64Array).set(data as ArrayLike<number>);
+    this.writeRange(t, 0, data);
+  }
+
+  writeRange(t: Tensor, offset: number, data: ArrayLike<number>): void {
+    checkWriteRange(t, offset, data.length);
+    (t.data as Float64Array).set(data as ArrayLike<number>, offset);
+  }
+
+  tensorFrom(shape: readonly number[], dtype: DType, label: string, parts: Iterable<ArrayLike<number>>): Tensor {
+    const t = this.zeros(shape, dtype, label);
+    let at = 0;
+    for (const part of parts) {
+      this.writeRange(t, at, part);
+      at += part.length;
+    }
+    checkLength(label, at, t.size);
+    return t;
   }
 
   async read(t: Tensor): Promise<CpuArray> {
@@ -280,17 +319,56 @@ export class WebGpuBackend implements Backend {
 
   write(t: Tensor, data: ArrayLike<number>): void {
     checkLength(`write(${t.label})`, data.length, t.size);
-    if (t.size === 0) return;
-    // Staging buffer written at creation and copied inside the encoder: ordered with recorded dispatches
-    // (a queue.writeBuffer would land before work recorded earlier but not yet submitted).
-    const staging = this.recorder.temporary(
-      this.ctx.device.createBuffer({ label: `upload(${t.label})`, size: t.byteLength, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true }),
-    );
-    const range = staging.getMappedRange();
-    const view = t.dtype === 'f32' ? new Float32Array(range) : t.dtype === 'u32' ? new Uint32Array(range) : new Int32Array(range);
-    view.set(data);
-    staging.unmap();
-    this.recorder.encoder().copyBufferToBuffer(staging, 0, t.buffer, 0, t.byteLength);
+    this.writeRange(t, 0, data);
+  }
+
+  writeRange(t: Tensor, offset: number, data: ArrayLike<number>): void {
+    checkWriteRange(t, offset, data.length);
+    // Staging buffers written at creation and copied inside the encoder: ordered with recorded dispatches
+    // (a queue.writeBuffer would land before work recorded earlier but not yet submitted). A staging buffer
+    // lives until its recording is submitted, and Dawn frees it only once it next ticks (a readback, a
+    // flush); so a large upload goes in pieces of UPLOAD_CHUNK_BYTES, each submitted at once, which lets the
+    // staging go as soon as Dawn can instead of at the next training step. (Large constant tables avoid the
+    // staging altogether: `tensorFrom`.)
+    const perChunk = UPLOAD_CHUNK_BYTES / 4;
+    for (let k = 0; k < data.length; k += perChunk) {
+      const count = Math.min(perChunk, data.length - k);
+      if (k > 0) this.recorder.submit();
+      const staging = this.recorder.temporary(
+        this.ctx.device.createBuffer({ label: `upload(${t.label})`, size: count * 4, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true }),
+      );
+      const range = staging.getMappedRange();
+      const view = t.dtype === 'f32' ? new Float32Array(range) : t.dtype === 'u32' ? new Uint32Array(range) : new Int32Array(range);
+      view.set(isArray(data) ? data.subarray(k, k + count) : Array.prototype.slice.call(data, k, k + count));
+      staging.unmap();
+      this.recorder.encoder().copyBufferToBuffer(staging, 0, t.buffer, 4 * (offset + k), count * 4);
+    }
+    if (data.length > perChunk) this.recorder.submit();
+  }
+
+  tensorFrom(shape: readonly number[], dtype: DType, label: string, parts: Iterable<ArrayLike<number>>): Tensor {
+    checkShape(shape, label);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const buf = this.pool.acquireMapped(n * 4, label);
+    const t = new Tensor(this, shape, dtype, label, null, buf);
+    this.liveTensors++;
+    try {
+      const range = buf.getMappedRange();
+      const view = dtype === 'f32' ? new Float32Array(range) : dtype === 'u32' ? new Uint32Array(range) : new Int32Array(range);
+      let at = 0;
+      for (const part of parts) {
+        if (at + part.length > n) throw new IrllrecError('shape', `${label}: the parts hold more than its ${n} elements`);
+        view.set(isArray(part) ? part : Array.from(part), at);
+        at += part.length;
+      }
+      checkLength(label, at, n);
+    } catch (e) {
+      buf.unmap();
+      t.dispose();
+      throw e;
+    }
+    buf.unmap();
+    return t;
   }
 
   async read(t: Tensor): Promise<CpuArray> {

@@ -11,7 +11,8 @@ import type { Dataset } from '../data/types.js';
 import { IrllrecError } from '../errors.js';
 import { LOSS_NAMES, type LossComponents, type ModelConfig, type ModelKind, type PresetName, modelConfig } from '../models/config.js';
 import { type Batch, RecModel } from '../models/model.js';
-import { checkPlan, modelPlanInput, planBindings } from '../models/plan.js';
+import { type ModelPlanInput, checkPlan, modelPlanInput, planBindings } from '../models/plan.js';
+import { type TrainingMemoryPlan, planTraining } from './memory.js';
 import type { Backend, Tensor } from '../ops/tensor.js';
 import { Rng } from '../util/random.js';
 import { type EvaluateOptions, evaluate } from './evaluate.js';
@@ -106,6 +107,12 @@ export interface FitOptions {
   evaluation?: EvaluateOptions;
   /** Checkpoint hooks and resuming (see `FitCheckpointOptions`). */
   checkpoint?: FitCheckpointOptions;
+  /**
+   * A budget of device memory (bytes) that the run plans within (src/train/memory.ts): the text towers'
+   * activations kept or recomputed in smaller blocks, smaller evaluation chunks; results are the same. A run
+   * that cannot fit it fails with a 'limit' IrllrecError before the model is allocated. Default: no budget.
+   */
+  maxMemory?: number;
 }
 
 export interface FitResult {
@@ -130,13 +137,27 @@ function now(): number {
  * Create the model for `data` on `be` (config from the dataset's preset and overrides). With `batchSize`, the
  * training steps' buffers are checked against the device limits too, before anything is allocated.
  */
-export function createModel(be: Backend, data: Dataset, opts: { model?: ModelKind | ModelConfig; preset?: PresetName; config?: Partial<ModelConfig>; seed?: number; batchSize?: number } = {}): RecModel {
+export function createModel(
+  be: Backend,
+  data: Dataset,
+  opts: { model?: ModelKind | ModelConfig; preset?: PresetName; config?: Partial<ModelConfig>; seed?: number; batchSize?: number; maxMemory?: number; ks?: number[] } = {},
+): RecModel {
   const cfg = typeof opts.model === 'object' ? { ...opts.model, ...opts.config } : modelConfig(opts.model ?? 'irllrec', data.name, opts.config, opts.preset);
   const graph = buildGraph(data);
   // Batches never exceed the training set (epochBatches).
   const batchSize = opts.batchSize === undefined ? undefined : Math.min(opts.batchSize, data.train.users.length);
-  if (batchSize !== undefined) checkPlan(be, planBindings(modelPlanInput(cfg, { ...data, graph }), { batchSize }), `createModel(${data.name}, ${cfg.kind})`);
-  return RecModel.create(be, cfg, { numUsers: data.numUsers, numItems: data.numItems, graph, text: data.text }, { seed: opts.seed });
+  const where = `createModel(${data.name}, ${cfg.kind})`;
+  const input = modelPlanInput(cfg, { ...data, graph });
+  if (batchSize !== undefined) checkPlan(be, planBindings(input, { batchSize }), where);
+  // With a budget (and a batch size), the run's memory plan is checked before anything is allocated.
+  const memory = opts.maxMemory !== undefined && batchSize !== undefined ? memoryPlan(input, data, batchSize, opts.maxMemory, opts.ks, undefined, where) : null;
+  const model = RecModel.create(be, cfg, { numUsers: data.numUsers, numItems: data.numItems, graph, text: data.text }, { seed: opts.seed });
+  if (memory) model.towerMemory = memory.towers;
+  return model;
+}
+
+function memoryPlan(input: ModelPlanInput, data: Dataset, batchSize: number, maxMemory: number, ks: number[] | undefined, usersPerChunk: number | undefined, where: string): TrainingMemoryPlan {
+  return planTraining(input, { batchSize, k: Math.max(...(ks ?? [5, 10, 20])), evalUsers: data.numUsers, usersPerChunk, maxMemory, where });
 }
 
 /** Train on `data` (see FitOptions); resolves with the restored best model and its metrics. */
@@ -162,6 +183,11 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   if (opts.init) checkPlan(be, planBindings(opts.init.planInput(), { batchSize: Math.min(batchSize, data.train.users.length) }), `fit(${data.name}, ${opts.init.config.kind})`);
   const model = opts.init ?? createModel(be, data, { ...opts, seed, batchSize });
   if (opts.lr !== undefined) model.adam = { ...model.adam, lr: opts.lr };
+  const memory =
+    opts.maxMemory === undefined
+      ? null
+      : memoryPlan(model.planInput(), data, Math.min(batchSize, data.train.users.length), opts.maxMemory, opts.ks, opts.evaluation?.usersPerChunk, `fit(${data.name}, ${model.config.kind})`);
+  if (memory) model.towerMemory = memory.towers;
   const rng = new Rng(seed ^ 0x5eed);
   const resume = opts.checkpoint?.resume;
   const checkpointEvery = opts.checkpoint?.every ?? 1;
@@ -183,7 +209,7 @@ export async function fit(be: Backend, data: Dataset, opts: FitOptions = {}): Pr
   const hasVal = data.val.users.length > 0;
   // Early stopping reads Recall: it is computed whatever else `evaluation.metrics` asks for.
   const asked = opts.evaluation?.metrics ?? DEFAULT_METRICS;
-  const evalOpts: EvaluateOptions = { ...opts.evaluation, ks: opts.ks, metrics: asked.includes('recall') ? asked : ['recall', ...asked] };
+  const evalOpts: EvaluateOptions = { ...opts.evaluation, ks: opts.ks, metrics: asked.includes('recall') ? asked : ['recall', ...asked], ...(memory ? { usersPerChunk: memory.usersPerChunk } : {}) };
 
   try {
     outer: for (let epoch = stoppedEarly || stepsDone ? epochs : (resume?.epoch ?? 0); epoch < epochs; epoch++) {

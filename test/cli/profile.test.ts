@@ -81,4 +81,25 @@ describe('irllrec train --profile', () => {
     expect(out.profile).toBeNull();
     expect(r.stderr).not.toMatch(/GPU time per kernel/);
   }, 120_000);
+
+  it('--profile-memory reports the bytes by role at the peak; --max-memory plans within a budget or refuses it up front', async () => {
+    const r = await cli(['train', '--synthetic', '--model', 'irllrec', '--random-text', '48', '--max-steps', '1', '--epochs', '1', '--profile-memory', '--max-memory', '1G', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    const roles = out.memory.peak.roles as Record<string, number>;
+    const n = 600 + 800; // the synthetic dataset's users + items
+    // Two 48-wide text tables on the device; parameters, Adam moments (twice the parameters) and the teacher.
+    expect(roles['text tables']).toBeGreaterThanOrEqual(2 * n * 48 * 4);
+    expect(roles['Adam moments']).toBeGreaterThanOrEqual(2 * roles.parameters - 2 * 4096);
+    expect(roles.teacher).toBeGreaterThan(0);
+    expect(out.memory.peak.rss).toBeGreaterThan(0);
+    expect(out.memory.highWaterMark).toBeGreaterThanOrEqual(out.memory.peak.rss);
+    expect(r.stderr).toMatch(/Memory at the peak sample[^\n]*MiB:\n(.*\n)*  text tables\s+[\d.]+\n/);
+    const refused = await cli(['train', '--synthetic', '--model', 'irllrec', '--random-text', '48', '--max-steps', '1', '--max-memory', '256K']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/needs at least [\d.]+ MiB of device memory but maxMemory is 0\.3 MiB/);
+    const bad = await cli(['train', '--synthetic', '--max-steps', '1', '--max-memory', 'lots']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--max-memory must be a positive size/);
+  }, 180_000);
 });

@@ -5,7 +5,7 @@ import { Kernel, grid1d } from '../../src/gpu/kernel.js';
 import { createBackend, createGpuContext, nodeGpu } from '../../src/node/index.js';
 import { matmul } from '../../src/ops/dense.js';
 import { spmm, csrTensor } from '../../src/ops/spmm.js';
-import { CpuBackend, WebGpuBackend } from '../../src/ops/tensor.js';
+import { CpuBackend, UPLOAD_CHUNK_BYTES, WebGpuBackend } from '../../src/ops/tensor.js';
 
 describe('GPU runtime', () => {
   it('requests the adapter’s real limits, not the WebGPU defaults', async () => {
@@ -82,6 +82,55 @@ describe('GPU runtime', () => {
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(/no adapter.*CPU backend/);
     await expect(createCoreBackend({ gpu: noAdapter, backend: 'webgpu' })).rejects.toThrow(/no adapter/);
+  });
+
+  it('writeRange: an upload over UPLOAD_CHUNK_BYTES goes in submitted pieces, exact at any offset; out-of-range writes are refused', async () => {
+    const be = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+    const cpu = new CpuBackend({ precision: 'f32' });
+    try {
+      const perChunk = UPLOAD_CHUNK_BYTES / 4;
+      const n = 2 * perChunk + 1000;
+      const data = Float32Array.from({ length: n - 10 }, (_, i) => ((i * 2654435761) % 1000003) / 7 - 5e4);
+      for (const b of [be, cpu]) {
+        const t = b.zeros([n], 'f32', 'big');
+        const submitsBefore = be.recorder.submits;
+        b.writeRange(t, 7, data);
+        // Three pieces, each submitted before the next is staged (and the last one at once).
+        if (b === be) expect(be.recorder.submits - submitsBefore).toBe(3);
+        const back = await b.read(t);
+        expect(Array.from(back.subarray(0, 7))).toEqual([0, 0, 0, 0, 0, 0, 0]);
+        let wrong = 0;
+        for (let k = 0; k < data.length; k++) if (back[7 + k] !== data[k]) wrong++;
+        expect(wrong).toBe(0);
+        expect(Array.from(back.subarray(7 + data.length))).toEqual([0, 0, 0]);
+        expect(() => b.writeRange(t, 11, data)).toThrow(/writeRange\(big\).*do not fit/);
+        expect(() => b.writeRange(t, -1, [1])).toThrow(IrllrecError);
+        t.dispose();
+      }
+    } finally {
+      be.destroy();
+    }
+  });
+
+  it('tensorFrom writes its parts in order into a new mapped buffer (no staging); wrong totals are refused', async () => {
+    const be = (await createBackend({ backend: 'webgpu' })) as WebGpuBackend;
+    const cpu = new CpuBackend({ precision: 'f32' });
+    try {
+      for (const b of [be, cpu]) {
+        const t = b.tensorFrom([2, 3], 'f32', 'parts', [Float32Array.of(1, 2), [3.5], Float64Array.of(-4, 1e-40, 6)]);
+        expect(Array.from(await b.read(t))).toEqual([1, 2, 3.5, -4, Math.fround(1e-40), 6]);
+        const u = b.tensorFrom([3], 'u32', 'u', [Uint32Array.of(0xffffffff), Uint32Array.of(7, 8)]);
+        expect(Array.from(await b.read(u))).toEqual([0xffffffff, 7, 8]);
+        if (b === be) expect(be.poolStats.liveBuffers).toBeGreaterThanOrEqual(2);
+        expect(() => b.tensorFrom([4], 'f32', 'short', [[1, 2, 3]])).toThrow(/short/);
+        expect(() => b.tensorFrom([2], 'f32', 'long', [[1, 2], [3]])).toThrow(/long/);
+        for (const x of [t, u]) x.dispose();
+      }
+      // Nothing of the refused tables stays live.
+      expect(be.poolStats.liveBuffers).toBe(0);
+    } finally {
+      be.destroy();
+    }
   });
 
   it('readAll returns several tensors of mixed dtypes in one submit, equal to reading each', async () => {

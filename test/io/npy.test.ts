@@ -60,6 +60,26 @@ describe('parseNpy / writeNpy', () => {
     expect(Array.from(parseNpy(outer.subarray(3)).data)).toEqual([1, 2, 3, 4]);
   });
 
+  it('with share, aligned <f4 data is a view of the bytes (no copy); <f8 and misaligned data are still copied', () => {
+    const m = { rows: 3, cols: 2, data: Float32Array.of(1, -2, 3.5, 4, 5e-8, 6) };
+    const bytes = writeNpy(m);
+    const shared = parseNpy(bytes, 'x.npy', { share: true });
+    expect(shared.data.buffer).toBe(bytes.buffer);
+    expect(Array.from(shared.data)).toEqual(Array.from(m.data));
+    // A view: the matrix follows the bytes (what `share` means), unlike the default copy.
+    const copied = parseNpy(bytes);
+    expect(copied.data.buffer).not.toBe(bytes.buffer);
+    bytes[bytes.length - 1] ^= 0x80;
+    expect(shared.data[5]).toBe(-6);
+    expect(copied.data[5]).toBe(6);
+    // Data at an odd byte offset cannot be a Float32Array view: copied, same values.
+    const outer = new Uint8Array(bytes.length + 1);
+    outer.set(writeNpy(m), 1);
+    const odd = parseNpy(outer.subarray(1), 'x.npy', { share: true });
+    expect(odd.data.buffer).not.toBe(outer.buffer);
+    expect(Array.from(odd.data)).toEqual(Array.from(m.data));
+  });
+
   it('reads v2.0 and v3.0 headers', () => {
     const dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
     for (const major of [2, 3]) {
