@@ -85,7 +85,8 @@ describe('irllrec tune', () => {
   it('a budget too small for any rung stops the first run, reports it and writes no configuration', async () => {
     const out = join(dir, 'tiny.json');
     const study = join(dir, 'tiny');
-    const r = await cli([...STUDY, '--epochs', '30', '--study', study, '--out', out, '--budget', '0.5']);
+    // Patience 0: the first rung (7 epochs) cannot end early, so a 50 ms budget stops it on any machine.
+    const r = await cli([...STUDY, '--epochs', '30', '--patience', '0', '--study', study, '--out', out, '--budget', '0.05']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/trial 0 rung 0: stopped by the budget/);
     expect(r.stderr).toMatch(/no trial finished its first rung \(budget\); nothing written/);
