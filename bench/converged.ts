@@ -5,7 +5,8 @@
  * trainer's random stream). Two protocols, both the library's early stopping (validation Recall@20 every 3 epochs,
  * patience 5, the best validation epoch's parameters restored):
  *   - `30 epochs`: the issue's command, `irllrec train --data … --model M --epochs 30`;
- *   - `converged`: the same rule with up to 150 epochs, so every run ends by early stopping.
+ *   - `converged`: the same rule without an epoch limit of its own: a run that reached its cap (bench/converged.sh)
+ *     before the rule fired is shown as capped, not converged.
  * Per model and preset: test Recall@20 / NDCG@20, mean ± sample std over seeds, each seed's value and best epoch;
  * a paired t-test over users (per seed) of IRLLRec's default against every other row; Recall@20 per quartile of
  * the users' training degree; popularity as the floor. Runs still going are listed as such.
@@ -26,7 +27,7 @@ if (!values.data) throw new Error('usage: converged.ts --data DIR [--runs DIR] [
 
 const PROTOCOLS: Protocol[] = [
   { name: '30 epochs', every: 3, patience: 5, maxEpochs: 30 },
-  { name: 'converged', every: 3, patience: 5, maxEpochs: 150 },
+  { name: 'converged', every: 3, patience: 5, maxEpochs: 1000 },
 ];
 
 const readJsonl = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { epoch: number; val?: Record<string, number>; test?: Record<string, number> }) : []);
@@ -42,9 +43,21 @@ const runs = readdirSync(values.runs, { withFileTypes: true })
     const val: (number | undefined)[] = [];
     for (const l of readJsonl(join(dir, 'log.jsonl'))) val[l.epoch] = l.val?.['recall@20'];
     const test = new Map(readJsonl(join(dir, 'test.jsonl')).map((l) => [l.epoch, l.test!]));
-    return { key: `${model}-${preset}`, model, preset, seed: Number(seed), dir, val, test };
+    return { key: `${model}-${preset}`, model, preset, seed: Number(seed), dir, val, test, finished: existsSync(join(dir, 'result.json')) };
   })
   .sort((a, b) => a.key.localeCompare(b.key) || a.seed - b.seed);
+
+/**
+ * The protocol's choice for a run; a finished run that ended at its own epoch cap before the rule fired is
+ * `capped` (its best so far, not converged); null while a run is still going.
+ */
+function select(r: (typeof runs)[number], p: Protocol): { bestEpoch: number; stopEpoch: number; capped: boolean } | null {
+  const sel = replay(r.val, p);
+  if (sel) return { ...sel, capped: false };
+  if (!r.finished || r.val.length === 0) return null;
+  const capped = replay(r.val, { ...p, maxEpochs: r.val.length });
+  return capped && { ...capped, capped: true };
+}
 
 const perUserCache = new Map<string, PerUser>();
 /** Per-user test metrics of a run's parameters after `epoch` (params-e{epoch+1}), or null when not kept. */
@@ -70,10 +83,10 @@ for (const p of PROTOCOLS) {
   const keys = [...new Set(runs.map((r) => r.key))];
   for (const key of keys) {
     const rs = runs.filter((r) => r.key === key);
-    const done: { seed: number; r: number; n: number; best: number; stop: number; per: PerUser | null }[] = [];
+    const done: { seed: number; r: number; n: number; best: number; stop: number; capped: boolean; per: PerUser | null }[] = [];
     const open: number[] = [];
     for (const r of rs) {
-      const sel = replay(r.val, p);
+      const sel = select(r, p);
       if (!sel) {
         open.push(r.seed);
         continue;
@@ -82,15 +95,15 @@ for (const p of PROTOCOLS) {
       const t = r.test.get(sel.bestEpoch);
       const rr = t ? t['recall@20'] : per ? mean(users.map((u) => per.get(u)!.r)) : NaN;
       const nn = t ? t['ndcg@20'] : per ? mean(users.map((u) => per.get(u)!.n)) : NaN;
-      done.push({ seed: r.seed, r: rr, n: nn, best: sel.bestEpoch, stop: sel.stopEpoch, per });
+      done.push({ seed: r.seed, r: rr, n: nn, best: sel.bestEpoch, stop: sel.stopEpoch, capped: sel.capped, per });
     }
-    const row: Record<string, unknown> = { protocol: p.name, key, seeds: done.map((d) => d.seed), running: open, recall20: done.map((d) => d.r), ndcg20: done.map((d) => d.n), bestEpochs: done.map((d) => d.best), stopEpochs: done.map((d) => d.stop) };
+    const row: Record<string, unknown> = { protocol: p.name, key, seeds: done.map((d) => d.seed), running: open, recall20: done.map((d) => d.r), ndcg20: done.map((d) => d.n), bestEpochs: done.map((d) => d.best), stopEpochs: done.map((d) => d.stop), capped: done.map((d) => d.capped) };
     const pairedR: (Paired | null)[] = [];
     const pairedN: (Paired | null)[] = [];
     if (key !== values.baseline) {
       for (const d of done) {
         const base = runs.find((r) => r.key === values.baseline && r.seed === d.seed);
-        const sel = base && replay(base.val, p);
+        const sel = base && select(base, p);
         const bp = sel ? await perUserAt(base.dir, sel.bestEpoch) : null;
         pairedR.push(bp && d.per ? paired(bp, d.per, users, 'r') : null);
         pairedN.push(bp && d.per ? paired(bp, d.per, users, 'n') : null);
@@ -103,7 +116,7 @@ for (const p of PROTOCOLS) {
     const [model, preset] = key.split('-');
     const ms = (xs: number[]) => (xs.length > 1 ? `${f(mean(xs))} ± ${f(std(xs))}` : xs.length ? f(xs[0]) : '–');
     const seeds = `${done.length}${open.length ? ` (+${open.length} running)` : ''}`;
-    const perSeed = done.map((d) => `${d.seed}: ${f(d.r)} / ${f(d.n)} (${d.best}, ${d.stop})`).join('; ');
+    const perSeed = done.map((d) => `${d.seed}: ${f(d.r)} / ${f(d.n)} (${d.best}, ${d.capped ? `capped at ${d.stop + 1}: not converged` : d.stop})`).join('; ');
     const cells = (xs: (Paired | null)[]) => (key === values.baseline ? '–' : xs.map((x) => (x ? formatPaired(x) : 'n/a')).join('; '));
     md.push(`| ${model} | ${preset} | ${seeds} | ${ms(done.map((d) => d.r))} | ${ms(done.map((d) => d.n))} | ${perSeed} | ${cells(pairedR)} | ${cells(pairedN)} | ${q.map((x) => (Number.isNaN(x) ? '–' : f(x))).join(' | ')} |`);
   }
