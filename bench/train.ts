@@ -42,7 +42,7 @@ import { parseArgs } from 'node:util';
 import { buildGraph, userItemCsr } from '../src/data/graph.js';
 import { epochBatches, sampleNegatives } from '../src/data/sampler.js';
 import type { Dataset } from '../src/data/types.js';
-import { MODEL_KINDS, type ModelKind, modelParts } from '../src/models/config.js';
+import { MODEL_KINDS, MODEL_LABELS, type ModelKind, modelParts } from '../src/models/config.js';
 import type { Batch } from '../src/models/model.js';
 import { createBackend, loadDatasetDir } from '../src/node/index.js';
 import type { WebGpuBackend } from '../src/ops/tensor.js';
@@ -623,17 +623,7 @@ const totalSeconds = (now() - t0) / 1000;
 // ------------------------------------------------------------------------------------------------
 // Report
 
-const NAMES: Record<ModelKind, string> = {
-  lightgcn: 'LightGCN',
-  rlmrec: 'RLMRec-Con',
-  irllrec: 'IRLLRec',
-  sgl: 'SGL',
-  sgl_plus: 'SGL + RLMRec-Con',
-  sgl_int: 'SGL + IRLLRec',
-  simgcl: 'SimGCL',
-  simgcl_plus: 'SimGCL + RLMRec-Con',
-  simgcl_int: 'SimGCL + IRLLRec',
-};
+const NAMES = MODEL_LABELS;
 const headers = [
   'dataset',
   'model',

@@ -40,6 +40,7 @@ import {
   createBackend,
   datasetFromFiles,
   fit,
+  MODEL_LABELS,
   hashU32,
   parseModelFile,
   resumeFrom,
@@ -172,17 +173,7 @@ const state = {
   recoveries: 0,
 };
 
-const KIND_LABEL: Record<ModelKind, string> = {
-  irllrec: 'IRLLRec',
-  lightgcn: 'LightGCN',
-  rlmrec: 'RLMRec-Con',
-  sgl: 'SGL',
-  sgl_plus: 'SGL + RLMRec-Con',
-  sgl_int: 'SGL + IRLLRec',
-  simgcl: 'SimGCL',
-  simgcl_plus: 'SimGCL + RLMRec-Con',
-  simgcl_int: 'SimGCL + IRLLRec',
-};
+const KIND_LABEL = MODEL_LABELS;
 const KIND_COLOR: Record<ModelKind, string> = {
   irllrec: '#2563eb',
   lightgcn: '#ea580c',

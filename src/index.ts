@@ -25,7 +25,7 @@ export { readSafetensors, writeSafetensors, tensorToFloat32, float32Tensor, type
 export { serializeModel, parseModelFile, type ModelFile } from './io/modelfile.js';
 
 // Models and training
-export { modelConfig, presetFor, validateConfig, canonicalKind, modelParts, MODEL_KINDS, MODEL_NAMES, KIND_ALIASES, PRESET_NAMES, REFERENCE_DATASETS, type PresetName, LOSS_NAMES, type Backbone, type ModelConfig, type ModelKind, type LossComponents, type LossName, type TextPrecision } from './models/config.js';
+export { modelConfig, presetFor, validateConfig, canonicalKind, modelParts, MODEL_KINDS, MODEL_LABELS, MODEL_NAMES, KIND_ALIASES, PRESET_NAMES, REFERENCE_DATASETS, type PresetName, LOSS_NAMES, type Backbone, type ModelConfig, type ModelKind, type LossComponents, type LossName, type TextPrecision } from './models/config.js';
 export { RecModel, type Batch, type ModelData, type StepOptions, type LossOptions } from './models/model.js';
 export { fit, createModel, type FitOptions, type FitResult, type EpochReport, type StepReport, type TrainerState, type FitCheckpointOptions } from './train/trainer.js';
 export { evaluate, type EvaluateOptions } from './train/evaluate.js';

@@ -18,6 +18,19 @@ export const KIND_ALIASES: Readonly<Record<string, ModelKind>> = { lightgcn_plus
 /** Every name a kind may be given by (the kinds and their aliases). */
 export const MODEL_NAMES: readonly string[] = [...MODEL_KINDS, ...Object.keys(KIND_ALIASES)];
 
+/** Each kind's name for people (tables, charts, the demo). */
+export const MODEL_LABELS: Readonly<Record<ModelKind, string>> = {
+  lightgcn: 'LightGCN',
+  rlmrec: 'RLMRec-Con',
+  irllrec: 'IRLLRec',
+  sgl: 'SGL',
+  sgl_plus: 'SGL + RLMRec-Con',
+  sgl_int: 'SGL + IRLLRec',
+  simgcl: 'SimGCL',
+  simgcl_plus: 'SimGCL + RLMRec-Con',
+  simgcl_int: 'SimGCL + IRLLRec',
+};
+
 /** The kind `name` denotes (a kind or an alias), or null. */
 export function canonicalKind(name: unknown): ModelKind | null {
   if (typeof name !== 'string') return null;
