@@ -71,12 +71,13 @@ export interface GpuContextOptions {
  * Paces waits for GPU work. Dawn's Node binding polls with `setImmediate` for as long as a `mapAsync` or
  * `onSubmittedWorkDone` is pending, which keeps a CPU core busy for the whole wait: CPU a training job does not
  * need, and on a software adapter (lavapipe) a core taken from the adapter's own threads. So a wait first sleeps
- * for `fraction` of the previous wait at the same site (same kind of work) when that was at least `minMs`, and
- * only then starts. The estimate is the last whole wait, so it settles between the work's time and 1/fraction of
- * it, and a site whose work got shorter sleeps less each time. Only timing changes, never results.
+ * for `fraction` of the shortest of the last three waits at the same site (same kind of work) when that was at
+ * least `minMs`, and only then starts. The estimate settles between the work's time and 1/fraction of it, follows
+ * work that got shorter at once, and ignores a single long outlier (a suspended process, a stalled queue). Only
+ * timing changes, never results.
  */
 export class WaitPacer {
-  private readonly last = new Map<string, number>();
+  private readonly recent = new Map<string, number[]>();
   constructor(
     private readonly opts: { fraction?: number; minMs?: number; now?: () => number; sleep?: (ms: number) => Promise<void> } = {},
   ) {}
@@ -84,11 +85,12 @@ export class WaitPacer {
   async wait<T>(site: string, start: () => Promise<T>): Promise<T> {
     const now = this.opts.now ?? (() => performance.now());
     const t0 = now();
-    const last = this.last.get(site) ?? 0;
-    if (last >= (this.opts.minMs ?? 2)) await (this.opts.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(last * (this.opts.fraction ?? 0.85));
+    const recent = this.recent.get(site) ?? [];
+    const estimate = recent.length ? Math.min(...recent) : 0;
+    if (estimate >= (this.opts.minMs ?? 2)) await (this.opts.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(estimate * (this.opts.fraction ?? 0.85));
     const out = await start();
-    if (this.last.size >= 256 && !this.last.has(site)) this.last.clear();
-    this.last.set(site, now() - t0);
+    if (this.recent.size >= 256 && !this.recent.has(site)) this.recent.clear();
+    this.recent.set(site, [...recent.slice(-2), now() - t0]);
     return out;
   }
 }

@@ -23,7 +23,7 @@ function fakePacer() {
 describe('paced GPU waits', () => {
   afterAll(async () => (await gpu()).destroy());
 
-  it('sleeps 0.85 of the previous wait at the same site, settles near the work time, and follows it down', async () => {
+  it('sleeps 0.85 of the recent waits at the same site, settles near the work time, and follows it down', async () => {
     const { sleeps, wait } = fakePacer();
     expect(await wait('step', 100)).toBe('step');
     expect(sleeps).toEqual([]); // nothing known yet
@@ -42,6 +42,19 @@ describe('paced GPU waits', () => {
     const n = sleeps.length;
     await wait('step', 0);
     expect(sleeps.length).toBe(n);
+  });
+
+  it('one long outlier (a suspended process) does not make the next waits sleep long', async () => {
+    const { sleeps, wait } = fakePacer();
+    await wait('step', 100);
+    await wait('step', 100);
+    await wait('step', 600_000);
+    await wait('step', 100);
+    expect(sleeps.slice(-1)[0]).toBeCloseTo(85);
+    // Work that really got longer is followed once it is the shorter of the last three.
+    for (let k = 0; k < 3; k++) await wait('step', 1000);
+    await wait('step', 1000);
+    expect(sleeps.slice(-1)[0]).toBeCloseTo(850);
   });
 
   it('an unpaced context starts a wait at once; readbacks through the (paced) test backend are unchanged', async () => {
